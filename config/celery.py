@@ -1,0 +1,28 @@
+"""The Celery app. Reliability settings come from Django settings (CELERY_* in
+config/settings/base.py); every periodic task of the project is declared here, in one place."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("datacollective")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+BEAT_SCHEDULE = {
+    # Liveness of worker + beat, reported by /healthz.
+    "celery-heartbeat": {
+        "task": "marketplace.tasks.celery_heartbeat",
+        "schedule": 60.0,
+    },
+    # Stripe events whose processing failed or was never enqueued are retried.
+    "stripe-events-process-pending": {
+        "task": "marketplace.tasks.stripe_events_process_pending",
+        "schedule": crontab(minute="*/5"),
+    },
+}
+app.conf.beat_schedule = BEAT_SCHEDULE
+
+app.autodiscover_tasks()

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from marketplace import views as marketplace_views
+
+api_patterns = [
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("marketplace.urls")),
+    path("", include("contributors.urls")),
+    path("", include("licensing.urls")),
+    path("", include("payouts.urls")),
+]
+
+urlpatterns = [
+    path("api/", include(api_patterns)),
+    path("healthz", marketplace_views.healthz, name="healthz"),
+    path("webhooks/stripe", marketplace_views.stripe_webhook, name="stripe-webhook"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "config.exceptions.json_or_html_400"
+handler403 = "config.exceptions.json_or_html_403"
+handler404 = "config.exceptions.json_or_html_404"
+handler500 = "config.exceptions.json_or_html_500"

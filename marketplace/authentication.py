@@ -1,0 +1,51 @@
+"""Bearer API-key authentication for the API."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from marketplace.models import ApiKey
+from marketplace.services.identity import api_key_matches, api_key_parse
+
+# last_used_at is refreshed at most this often, so authentication stays a read on hot paths.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        raw = raw.strip()
+        if not raw:
+            raise exceptions.AuthenticationFailed("No API key was given after 'Bearer'.")
+        parsed = api_key_parse(raw)
+        if parsed is None:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        prefix, whole = parsed
+        key = (
+            ApiKey.objects.select_related("user", "organization")
+            .filter(prefix=prefix)
+            .first()
+        )
+        if key is None or not api_key_matches(key, whole):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        if not key.user.is_active:
+            raise exceptions.AuthenticationFailed("The user of this API key is disabled.")
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+        return key.user, key
+
+    def authenticate_header(self, request):
+        # Without this DRF turns 401 into 403, and the SDK would raise PermissionError.
+        return 'Bearer realm="api"'

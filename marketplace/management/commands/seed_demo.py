@@ -1,0 +1,104 @@
+"""Idempotent demo data: a staff admin, a provider organisation approved for uploads and a buyer
+organisation, each with an API key; credentials written to var/demo.env as KEY=value lines.
+
+Secrets cannot be read back from the database (keys are hashed), so a re-run reuses the values in
+the existing demo.env when they still work and issues new ones otherwise."""
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from marketplace.models import ApiKey, Organization, User
+from marketplace.services.identity import (
+    api_key_create,
+    api_key_hash,
+    api_key_parse,
+    organization_create,
+    organization_decide_upload_access,
+    user_create,
+)
+
+ADMIN = "admin"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                k, _, v = line.partition("=")
+                values[k.strip()] = v.strip()
+    return values
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _valid_key(raw: str | None, org: Organization) -> bool:
+    parsed = api_key_parse(raw or "")
+    if not parsed:
+        return False
+    key = ApiKey.objects.filter(prefix=parsed[0], organization=org, revoked_at__isnull=True).first()
+    return key is not None and key.key_hash == api_key_hash(raw)
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo data and write var/demo.env."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--output", default=str(settings.BASE_DIR / "var" / "demo.env"))
+
+    def handle(self, *args, output, **options):
+        path = Path(output)
+        previous = read_env_file(path)
+        values: dict[str, str] = {"MDC_API_URL": f"{settings.PUBLIC_BASE_URL}/api"}
+        with transaction.atomic():
+            values.update(self._identities(previous))
+        values.update(self.extra_demo_values(previous, values))
+        write_env_file(path, values)
+        self.stdout.write(f"demo data ready; credentials in {path}")
+
+    def _identities(self, previous: dict[str, str]) -> dict[str, str]:
+        out = {}
+        admin = User.objects.filter(username=ADMIN).first()
+        password = previous.get("DEMO_ADMIN_PASSWORD")
+        if admin is None:
+            password = password or secrets.token_urlsafe(12)
+            admin = user_create(username=ADMIN, email="admin@example.com", password=password, is_staff=True)
+        elif not password or not admin.check_password(password):
+            password = secrets.token_urlsafe(12)
+            admin.set_password(password)
+            admin.save(update_fields=["password"])
+        out["DEMO_ADMIN_USERNAME"] = ADMIN
+        out["DEMO_ADMIN_PASSWORD"] = password
+
+        for role, org_name, slug, username in (
+            ("PROVIDER", "Demo Voices Provider", "demo-provider", "provider"),
+            ("BUYER", "Demo Buyer Lab", "demo-buyer", "buyer"),
+        ):
+            user = User.objects.filter(username=username).first() or user_create(
+                username=username, email=f"{username}@example.com"
+            )
+            org = Organization.objects.filter(slug=slug).first() or organization_create(
+                name=org_name, owner=user, slug=slug
+            )
+            if role == "PROVIDER" and org.upload_access != Organization.UploadAccess.APPROVED:
+                organization_decide_upload_access(organization=org, approve=True, actor=admin)
+            var = f"DEMO_{role}_API_KEY"
+            raw = previous.get(var)
+            if not _valid_key(raw, org):
+                raw = api_key_create(user=user, organization=org, name="demo").secret
+            out[var] = raw
+        return out
+
+    def extra_demo_values(self, previous: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+        """Later features add demo objects here (datasets, ...)."""
+        return {}

@@ -1,0 +1,45 @@
+from rest_framework import serializers
+
+from marketplace.models import ApiKey, Organization
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    uploadAccess = serializers.CharField(source="upload_access", read_only=True)
+    uploadApprovedAt = serializers.DateTimeField(source="upload_approved_at", read_only=True)
+
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "uploadAccess", "uploadApprovedAt"]
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True)
+    revokedAt = serializers.DateTimeField(source="revoked_at", read_only=True)
+    organizationId = serializers.CharField(source="organization_id", read_only=True)
+    userId = serializers.CharField(source="user_id", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "organizationId", "userId", "createdAt", "lastUsedAt", "revokedAt"]
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The secret. Shown once; store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class MeSerializer(serializers.Serializer):
+    userId = serializers.CharField()
+    username = serializers.CharField()
+    organization = OrganizationSerializer()
+    apiKey = ApiKeySerializer()
+    canUpload = serializers.BooleanField()

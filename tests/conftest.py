@@ -1,0 +1,32 @@
+import pytest
+from django.conf import settings
+
+from tests.servers import StripeEmulator, start_moto
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    server, url = start_moto()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator_url():
+    emulator = StripeEmulator().start()
+    yield emulator.url
+    emulator.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_services(moto_url, stripe_emulator_url):
+    """Point the whole test session at the real local servers and create the bucket."""
+    from django.core.files.storage import storages
+
+    settings.AWS_S3_ENDPOINT_URL = moto_url
+    settings.STRIPE_API_BASE = stripe_emulator_url
+    storages._storages = {}
+    from marketplace.storage import storage_bootstrap
+
+    storage_bootstrap(cors_origins=["http://testserver"])
+    return {"s3": moto_url, "stripe": stripe_emulator_url}
