@@ -62,7 +62,11 @@ def _flatten(detail):
 
 
 def api_exception_handler(exc, context):
-    if isinstance(exc, Http404):
+    from marketplace.services.errors import ServiceError
+
+    if isinstance(exc, ServiceError):
+        exc = ApiError(exc.message, status_code=exc.status_code, code=exc.code, **exc.extra)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) if str(exc) else "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)

@@ -86,7 +86,9 @@ def check_dependencies(env: dict[str, str]) -> None:
         problems.append(("PostgreSQL", f"{parsed.hostname}:{parsed.port or 5432}", exc))
     else:
         with conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{dbname}"')
                 log(f"created database {dbname}")
@@ -111,7 +113,11 @@ class Supervisor:
         VAR.mkdir(exist_ok=True)
         logfile = open(VAR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         proc = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=logfile, stderr=subprocess.STDOUT,
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.children.append((name, proc))
@@ -170,7 +176,10 @@ def main() -> int:
     check_dependencies(env)
     for port, what in ((WEB_PORT, "web"), (MOTO_PORT, "moto"), (STRIPE_PORT, "Stripe emulator")):
         if port_open("127.0.0.1", port):
-            print(f"[run] port {port} ({what}) is already in use; is another `make run` up?", file=sys.stderr)
+            print(
+                f"[run] port {port} ({what}) is already in use; is another `make run` up?",
+                file=sys.stderr,
+            )
             return 1
 
     sup = Supervisor(env)
@@ -186,7 +195,15 @@ def main() -> int:
         moto = sup.start("moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(MOTO_PORT)])
         stripe = sup.start(
             "stripe",
-            [PY, "-m", "devtools.stripe_emulator", "--host", "127.0.0.1", "--port", str(STRIPE_PORT)],
+            [
+                PY,
+                "-m",
+                "devtools.stripe_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(STRIPE_PORT),
+            ],
         )
         wait_port("127.0.0.1", MOTO_PORT, "moto", moto)
         wait_port("127.0.0.1", STRIPE_PORT, "Stripe emulator", stripe)
@@ -194,11 +211,39 @@ def main() -> int:
         sup.manage("bootstrap_storage")
         sup.manage("seed_demo")
         configure_stripe_webhook(env)
-        sup.start("worker", [PY, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                             "--concurrency", "2"])
-        sup.start("beat", [PY, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                           "--schedule", str(VAR / "celerybeat-schedule")])
-        web = sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"])
+        sup.start(
+            "worker",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+            ],
+        )
+        sup.start(
+            "beat",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(VAR / "celerybeat-schedule"),
+            ],
+        )
+        web = sup.start(
+            "web", [PY, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"]
+        )
         wait_port("127.0.0.1", WEB_PORT, "web", web, timeout=60)
         base = f"http://127.0.0.1:{WEB_PORT}"
         print(

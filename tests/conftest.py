@@ -1,7 +1,8 @@
 import pytest
 from django.conf import settings
 
-from tests.servers import StripeEmulator, start_moto
+from devtools.stripe_emulator.process import run_emulator
+from tests.servers import start_moto
 
 
 @pytest.fixture(scope="session")
@@ -13,9 +14,8 @@ def moto_url():
 
 @pytest.fixture(scope="session")
 def stripe_emulator_url():
-    emulator = StripeEmulator().start()
-    yield emulator.url
-    emulator.stop()
+    with run_emulator() as emulator:
+        yield emulator.url
 
 
 @pytest.fixture(scope="session", autouse=True)

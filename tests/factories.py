@@ -15,7 +15,9 @@ _seq = itertools.count(1)
 
 def make_user(**kwargs):
     n = next(_seq)
-    return user_create(username=kwargs.pop("username", f"user{n}"), email=f"user{n}@example.com", **kwargs)
+    return user_create(
+        username=kwargs.pop("username", f"user{n}"), email=f"user{n}@example.com", **kwargs
+    )
 
 
 def make_org(*, name=None, owner=None, uploads=False):

@@ -1,9 +1,8 @@
-"""Real local servers for the tests: moto (S3) in-process on a free port, and the Stripe emulator
-(localstripe + our extension) as a subprocess on a free port."""
+"""Real local servers for the tests: moto (S3) in-process on a free port. The Stripe emulator
+runs as a subprocess via devtools.stripe_emulator.process.run_emulator."""
 
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,31 +27,6 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
-class StripeEmulator:
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "StripeEmulator":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "localstripe",
-             "--port", str(self.port)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        wait_for_port(self.port, self.proc)
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def start_moto():

@@ -200,3 +200,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_mutex_expire": 300,
 }
 CELERY_TIMEZONE = "UTC"
+
+# --- Catalogue and uploads -----------------------------------------------------------------
+# Per-upload cap (the MDC platform documents 80 GB) and per-organisation storage quota, bytes.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=80 * 1000**3)
+ORG_STORAGE_QUOTA_BYTES = env.int("ORG_STORAGE_QUOTA_BYTES", default=500 * 1000**3)
+# An upload session not completed within this time is aborted (storage lifecycle also aborts
+# incomplete multipart uploads after 7 days).
+UPLOAD_SESSION_TTL_SECONDS = env.int("UPLOAD_SESSION_TTL_SECONDS", default=7 * 24 * 3600)
+# Pricing (MDC shape): the buyer pays base + fee; fee = base × rate, rounded half up to a cent.
+PLATFORM_FEE_RATE = env("PLATFORM_FEE_RATE", default="0.05")
+# Request budgets (DRF throttles). Uploads need one part-URL call per part at 4-way concurrency.
+API_THROTTLE_ANON = env("API_THROTTLE_ANON", default="1200/min")
+API_THROTTLE_KEY = env("API_THROTTLE_KEY", default="3000/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "rest_framework.throttling.AnonRateThrottle",
+    "rest_framework.throttling.UserRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_KEY}

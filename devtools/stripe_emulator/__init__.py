@@ -26,6 +26,5 @@ optionally events[] (event types); events are signed with the secret like Stripe
 in memory, per process (`DELETE /_config/data` empties localstripe's store).
 """
 
-from .app import create_app
-
-__all__ = ["create_app"]
+# The app lives in .app (`create_app()`), imported on demand: importing this package, e.g. for
+# .process, does not load localstripe.

@@ -5,7 +5,7 @@ import logging
 
 from aiohttp import web
 
-from . import create_app
+from .app import create_app
 
 
 def main(argv=None) -> int:

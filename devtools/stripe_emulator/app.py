@@ -24,7 +24,7 @@ def _api(func):
 async def _account_link_create(request):
     data = await localstripe.get_post_data(request) or {}
     base_url = f"{request.scheme}://{request.host}"
-    return localstripe.json_response(account_link(**data, base_url=base_url))
+    return localstripe.json_response(account_link(base_url, **data))
 
 
 async def _complete_onboarding(request):

@@ -32,8 +32,10 @@ def stripe_error(message, param=None, code=None, status=400):
 
 
 def reject_unknown(params):
-    for name in params:
-        raise stripe_error(f"Received unknown parameter: {name}", param=name)
+    """`params`: the names left over after a function took the ones it knows."""
+    unknown = next(iter(params), None)
+    if unknown is not None:
+        raise stripe_error(f"Received unknown parameter: {unknown}", param=unknown)
 
 
 def positive_int(value, param, required=True):
@@ -88,6 +90,11 @@ class _Stored:
             noun = cls.object.replace("_", " ")
             raise stripe_error(f"No such {noun}: '{id}'", "id", "resource_missing", 404)
         return obj
+
+    @classmethod
+    def _api_delete(cls, id):
+        cls._api_retrieve(id)
+        return super()._api_delete(id)
 
     @classmethod
     def _find(cls, id, param):
@@ -197,7 +204,7 @@ class Account(_Stored, StripeObject):
         schedule_webhook(event)
 
 
-def account_link(account=None, type=None, refresh_url=None, return_url=None, *, base_url, **kw):
+def account_link(base_url, /, account=None, type=None, refresh_url=None, return_url=None, **kw):
     """POST /v1/account_links: a link to the emulator's own onboarding page (see app.py)."""
     kw.pop("collect", None)
     kw.pop("collection_options", None)

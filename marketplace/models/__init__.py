@@ -1,5 +1,19 @@
 from .audit import AuditEvent
+from .catalogue import Dataset, DatasetVersion, FileUpload, Submission, Task, Visibility
 from .identity import ApiKey, Membership, Organization, User
 from .stripe_events import StripeEvent
 
-__all__ = ["ApiKey", "AuditEvent", "Membership", "Organization", "StripeEvent", "User"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Dataset",
+    "DatasetVersion",
+    "FileUpload",
+    "Membership",
+    "Organization",
+    "StripeEvent",
+    "Submission",
+    "Task",
+    "User",
+    "Visibility",
+]

@@ -78,7 +78,9 @@ def test_key_created_through_api_is_shown_once_and_works():
     listed = client.get("/api/keys").json()["items"]
     assert all("key" not in item for item in listed)
     assert {item["name"] for item in listed} == {"", "ci"}
-    assert AuditEvent.objects.filter(action="api_key.create", object_id=created.json()["id"]).exists()
+    assert AuditEvent.objects.filter(
+        action="api_key.create", object_id=created.json()["id"]
+    ).exists()
 
 
 def test_revoking_through_api_and_other_org_keys_are_404():

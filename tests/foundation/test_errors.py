@@ -25,7 +25,9 @@ def assert_envelope(response, status, error=None):
 def test_400_validation_error_names_the_field():
     secret, _ = make_key()
     body = assert_envelope(
-        authed(secret).post("/api/keys", {"name": "x" * 101}, format="json"), 400, "validation_error"
+        authed(secret).post("/api/keys", {"name": "x" * 101}, format="json"),
+        400,
+        "validation_error",
     )
     assert body["message"].startswith("name:")
     assert "name" in body["fields"]

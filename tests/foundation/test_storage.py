@@ -27,7 +27,9 @@ def test_presigned_multipart_upload_and_ranged_download():
     listed = client.list_parts(Bucket=bucket(), Key=key, UploadId=upload_id)["Parts"]
     assert [p["Size"] for p in listed] == [len(c) for c in parts_data]
     client.complete_multipart_upload(
-        Bucket=bucket(), Key=key, UploadId=upload_id,
+        Bucket=bucket(),
+        Key=key,
+        UploadId=upload_id,
         MultipartUpload={"Parts": [{"PartNumber": i, "ETag": e} for i, e in enumerate(etags, 1)]},
     )
     whole = b"".join(parts_data)

@@ -18,17 +18,6 @@ from devtools.stripe_emulator.process import run_emulator
 API_KEY = "sk_test_emulator"
 
 
-@pytest.fixture(scope="session")
-def stripe_emulator_url():
-    with run_emulator() as emulator:
-        yield emulator.url
-
-
-@pytest.fixture(scope="session", autouse=True)
-def local_services():
-    """These tests need no S3 and no Django settings: replaces the shared autouse fixture."""
-
-
 @pytest.fixture
 def client(stripe_emulator_url):
     return stripe.StripeClient(
@@ -103,7 +92,12 @@ def test_declined_card_raises_card_error(client):
 
 def test_refund_of_payment_intent(client):
     intent = client.payment_intents.create(
-        params={"amount": 2000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
     )
     partial = client.refunds.create(params={"payment_intent": intent.id, "amount": 500})
     assert (partial.status, partial.amount) == ("succeeded", 500)
@@ -202,7 +196,7 @@ def test_transfer_retrieve_list_and_reversals(client, stripe_emulator_url):
     assert transfer.reversals.data == []
 
     fetched = client.transfers.retrieve(transfer.id)
-    assert (fetched.id, fetched.metadata.to_dict(), fetched.transfer_group) == (
+    assert (fetched.id, fetched.metadata, fetched.transfer_group) == (
         transfer.id,
         {"payout_line": "42"},
         group,
@@ -217,7 +211,11 @@ def test_transfer_retrieve_list_and_reversals(client, stripe_emulator_url):
 
     partial = client.transfers.reversals.create(transfer.id, params={"amount": 300})
     assert partial.id.startswith("trr_")
-    assert (partial.object, partial.amount, partial.transfer) == ("transfer_reversal", 300, transfer.id)
+    assert (partial.object, partial.amount, partial.transfer) == (
+        "transfer_reversal",
+        300,
+        transfer.id,
+    )
     after_partial = client.transfers.retrieve(transfer.id)
     assert (after_partial.amount_reversed, after_partial.reversed) == (300, False)
 
@@ -274,7 +272,9 @@ def test_invalid_transfer_refused(client, stripe_emulator_url, params, param):
 def test_transfer_to_account_not_onboarded_refused(client):
     account = express_account(client)
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.transfers.create(params={"amount": 100, "currency": "usd", "destination": account.id})
+        client.transfers.create(
+            params={"amount": 100, "currency": "usd", "destination": account.id}
+        )
     assert raised.value.code == "insufficient_capabilities_for_transfer"
 
 
@@ -326,8 +326,12 @@ def test_same_idempotency_key_replays_the_first_transfer(client, stripe_emulator
 
 def test_idempotency_key_on_localstripe_endpoints_and_errors(client):
     key = unique("customer")
-    first = client.customers.create(params={"email": "c@example.com"}, options={"idempotency_key": key})
-    again = client.customers.create(params={"email": "c@example.com"}, options={"idempotency_key": key})
+    first = client.customers.create(
+        params={"email": "c@example.com"}, options={"idempotency_key": key}
+    )
+    again = client.customers.create(
+        params={"email": "c@example.com"}, options={"idempotency_key": key}
+    )
     assert again.id == first.id
 
     key = unique("transfer")

@@ -39,7 +39,9 @@ def event_payload(event_type="test.thing", **obj) -> bytes:
 
 def deliver(payload: bytes, signature: str | None):
     headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature else {}
-    return Client().post("/webhooks/stripe", data=payload, content_type="application/json", **headers)
+    return Client().post(
+        "/webhooks/stripe", data=payload, content_type="application/json", **headers
+    )
 
 
 @pytest.fixture
@@ -118,7 +120,10 @@ def test_event_from_the_stripe_emulator_passes_verification(live_server, stripe_
     hook_id = f"test-{uuid.uuid4().hex[:8]}"
     requests.post(
         f"{stripe_emulator_url}/_config/webhooks/{hook_id}",
-        data={"url": f"{live_server.url}/webhooks/stripe", "secret": settings.STRIPE_WEBHOOK_SECRET},
+        data={
+            "url": f"{live_server.url}/webhooks/stripe",
+            "secret": settings.STRIPE_WEBHOOK_SECRET,
+        },
         timeout=10,
     ).raise_for_status()
     client = stripe.StripeClient(

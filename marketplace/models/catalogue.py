@@ -1,0 +1,232 @@
+"""Catalogue: datasets, their immutable published versions, submissions (the datasheet under
+review) and upload sessions (one storage multipart upload each)."""
+
+import secrets
+import string
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_public_id(prefix: str) -> str:
+    """Stable, URL-safe, unguessable string id (prefix + 20 base-36 chars ≈ 103 bits)."""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(20))
+
+
+def new_dataset_id() -> str:
+    return new_public_id("ds")
+
+
+def new_submission_id() -> str:
+    return new_public_id("sub")
+
+
+def new_upload_id() -> str:
+    return new_public_id("fu")
+
+
+class Task(models.TextChoices):
+    NA = "N/A"
+    NLP = "NLP"
+    ASR = "ASR"
+    LID = "LID"
+    TTS = "TTS"
+    MT = "MT"
+    LM = "LM"
+    LLM = "LLM"
+    NLU = "NLU"
+    NLG = "NLG"
+    CALL = "CALL"
+    RAG = "RAG"
+    CV = "CV"
+    ML = "ML"
+    OTH = "OTH"
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public"
+    RESTRICTED = "restricted"
+    PRIVATE = "private"
+
+
+class DatasheetFields(models.Model):
+    """The fields a provider writes (MDC §7.2); kept on the submission and copied onto the
+    dataset when a version is published."""
+
+    name = models.CharField(max_length=200)
+    short_description = models.CharField(max_length=500, blank=True)
+    long_description = models.TextField(blank=True)
+    locale = models.CharField(max_length=35, blank=True)
+    task = models.CharField(max_length=8, choices=Task.choices, blank=True)
+    format = models.CharField(max_length=50, blank=True)
+    license_abbreviation = models.CharField(max_length=100, blank=True)
+    license = models.CharField(max_length=200, blank=True)
+    license_url = models.URLField(max_length=500, blank=True)
+    visibility = models.CharField(max_length=12, choices=Visibility.choices, default=Visibility.PUBLIC)
+    is_paid = models.BooleanField(default=False)
+    base_price_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="usd")
+
+    class Meta:
+        abstract = True
+
+
+class Dataset(DatasheetFields):
+    public_id = models.CharField(max_length=32, unique=True, default=new_dataset_id)
+    slug = models.SlugField(max_length=120, unique=True)
+    organization = models.ForeignKey("marketplace.Organization", on_delete=models.PROTECT, related_name="datasets")
+    latest_version = models.ForeignKey(
+        "marketplace.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Denormalised from latest_version so listing, filtering and sorting are one table scan.
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    has_sample = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removal_reason = models.TextField(blank=True)
+    search_vector = SearchVectorField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["search_vector"], name="dataset_search_gin"),
+            models.Index(fields=["-published_at", "-id"], name="dataset_newest"),
+            models.Index(fields=["-size_bytes", "-id"], name="dataset_size"),
+            models.Index(fields=["task"], name="dataset_task"),
+            models.Index(fields=["locale"], name="dataset_locale"),
+            models.Index(fields=["license_abbreviation"], name="dataset_license"),
+            models.Index(fields=["format"], name="dataset_format"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class DatasetVersion(models.Model):
+    """A published file of a dataset. Immutable: rows are only inserted (a trigger refuses
+    updates of the file columns); a new upload makes a new version."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    submission = models.ForeignKey("marketplace.Submission", on_delete=models.PROTECT, related_name="versions")
+    archive_key = models.CharField(max_length=500)
+    filename = models.CharField(max_length=200)
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    sha256_verified = models.BooleanField(default=False)
+    sample_key = models.CharField(max_length=500, blank=True)
+    sample_filename = models.CharField(max_length=200, blank=True)
+    sample_size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    sample_sha256 = models.CharField(max_length=64, blank=True)
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="uniq_dataset_version_number"),
+        ]
+
+    def __str__(self):
+        return self.filename
+
+
+class Submission(DatasheetFields):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+        CHECKING = "checking"
+        IN_REVIEW = "in_review"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        DELETED = "deleted"
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_submission_id)
+    organization = models.ForeignKey("marketplace.Organization", on_delete=models.PROTECT, related_name="submissions")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+
+    other = models.TextField(blank=True)
+    restrictions = models.TextField(blank=True)
+    forbidden_usage = models.TextField(blank=True)
+    additional_conditions = models.TextField(blank=True)
+    point_of_contact_full_name = models.CharField(max_length=200, blank=True)
+    point_of_contact_email = models.EmailField(blank=True)
+    funded_by_full_name = models.CharField(max_length=200, blank=True)
+    funded_by_email = models.EmailField(blank=True)
+    legal_contact_full_name = models.CharField(max_length=200, blank=True)
+    legal_contact_email = models.EmailField(blank=True)
+    created_by_full_name = models.CharField(max_length=200, blank=True)
+    created_by_email = models.EmailField(blank=True)
+    intended_usage = models.TextField(blank=True)
+    ethical_review_process = models.TextField(blank=True)
+    show_contact_info = models.BooleanField(default=False)
+    show_compliance_attributes = models.BooleanField(default=False)
+    exclusivity_opt_out = models.BooleanField(default=False)
+    auto_approve_access_requests = models.BooleanField(default=False)
+
+    file_upload = models.ForeignKey(
+        "marketplace.FileUpload", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sample_upload = models.ForeignKey(
+        "marketplace.FileUpload", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_note = models.TextField(blank=True, help_text="Reason shown to the organisation on rejection.")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.name} ({self.status})"
+
+
+class FileUpload(models.Model):
+    class Kind(models.TextChoices):
+        DATASET = "dataset"
+        SAMPLE = "sample"
+
+    class State(models.TextChoices):
+        UPLOADING = "uploading"
+        COMPLETED = "completed"
+        ABORTED = "aborted"
+        EXPIRED = "expired"
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_upload_id)
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="uploads")
+    organization = models.ForeignKey("marketplace.Organization", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.UPLOADING, db_index=True)
+    key = models.CharField(max_length=500, unique=True)
+    storage_upload_id = models.CharField(max_length=1024)
+    filename = models.CharField(max_length=255)
+    declared_size = models.PositiveBigIntegerField()
+    # What the client says the SHA-256 is; ingestion checks verify it against the bytes.
+    declared_sha256 = models.CharField(max_length=64, blank=True)
+    stored_size = models.PositiveBigIntegerField(null=True, blank=True)
+    parts_count = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.state})"

@@ -1,0 +1,290 @@
+"""Direct-to-storage uploads (MDC §6). Bytes never pass through our server: we start a storage
+multipart upload, sign one short-lived URL per part, and on completion ask the store which parts
+it holds, complete the upload and check the stored size. Completion reads no bytes, so it
+answers in the same time whatever the file's size."""
+
+import logging
+import re
+from datetime import timedelta
+
+from botocore.exceptions import ClientError
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from marketplace.models import ApiKey, FileUpload, Submission
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from marketplace.services.submissions import (
+    UPLOADABLE,
+    submission_get_for_org,
+    submission_resubmit_for_new_version,
+    upload_rights_require,
+)
+from marketplace.storage import bucket, presign_part_upload, s3_client
+
+logger = logging.getLogger(__name__)
+
+MAX_PARTS = 10_000
+MIN_PART_BYTES = 5 * 1024 * 1024
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+LIVE_STATES = (FileUpload.State.UPLOADING, FileUpload.State.COMPLETED)
+
+
+def _safe_filename(filename: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return _SAFE_NAME.sub("_", base).lstrip(".")[:200] or "archive.tar.gz"
+
+
+def _validate_start(*, filename: str, file_size: int, mime_type: str, organization) -> None:
+    if not filename or not filename.lower().endswith(ARCHIVE_SUFFIXES):
+        raise Invalid(
+            f"filename: only gzip-compressed tar archives (.tar.gz, .tgz) are accepted, got {filename!r}.",
+            code="unsupported_file_type",
+        )
+    if mime_type != "application/gzip":
+        raise Invalid("mimeType: must be 'application/gzip'.", code="unsupported_file_type")
+    if file_size <= 0:
+        raise Invalid("fileSize: must be a positive number of bytes.")
+    if file_size > settings.UPLOAD_MAX_BYTES:
+        raise Invalid(
+            f"fileSize: {file_size} bytes exceeds the per-upload limit of "
+            f"{settings.UPLOAD_MAX_BYTES} bytes.",
+            code="file_too_large",
+            limitBytes=settings.UPLOAD_MAX_BYTES,
+        )
+    used = (
+        FileUpload.objects.filter(organization=organization, state__in=LIVE_STATES)
+        .exclude(submission__status=Submission.Status.DELETED)
+        .aggregate(total=Sum("declared_size"))["total"]
+        or 0
+    )
+    if used + file_size > settings.ORG_STORAGE_QUOTA_BYTES:
+        raise Invalid(
+            f"Storage quota exceeded: your organisation uses {used} of "
+            f"{settings.ORG_STORAGE_QUOTA_BYTES} bytes; this upload needs {file_size} more.",
+            code="quota_exceeded",
+            usedBytes=used,
+            quotaBytes=settings.ORG_STORAGE_QUOTA_BYTES,
+        )
+
+
+def file_upload_start(
+    *, key: ApiKey, submission_id: str, kind: str, filename: str, file_size: int, mime_type: str
+) -> FileUpload:
+    """U1/S1. Starts the storage multipart upload first (a network call, outside any row lock),
+    then records it; if recording fails the storage upload is aborted so nothing is orphaned."""
+    upload_rights_require(key=key)
+    submission = submission_get_for_org(organization=key.organization, submission_id=submission_id)
+    if submission.status not in UPLOADABLE:
+        raise Forbidden(
+            f"This submission is {submission.status}; files can be uploaded to drafts, rejected "
+            "and published submissions only.",
+            code="submission_not_uploadable",
+        )
+    _validate_start(filename=filename, file_size=file_size, mime_type=mime_type, organization=key.organization)
+
+    upload = FileUpload(
+        submission=submission,
+        organization=key.organization,
+        created_by=key.user,
+        kind=kind,
+        filename=_safe_filename(filename),
+        declared_size=file_size,
+        expires_at=timezone.now() + timedelta(seconds=settings.UPLOAD_SESSION_TTL_SECONDS),
+    )
+    upload.key = (
+        f"uploads/{key.organization_id}/{submission.public_id}/{upload.public_id}/{upload.filename}"
+    )
+    client = s3_client()
+    upload.storage_upload_id = client.create_multipart_upload(
+        Bucket=bucket(), Key=upload.key, ContentType="application/gzip"
+    )["UploadId"]
+    try:
+        with transaction.atomic():
+            # Re-check under the row lock: the submission may have changed meanwhile.
+            locked = Submission.objects.select_for_update().get(pk=submission.pk)
+            if locked.status not in UPLOADABLE:
+                raise Forbidden(f"This submission is {locked.status}.", code="submission_not_uploadable")
+            # A new upload of the same kind supersedes unfinished earlier ones (their quota is
+            # released; a client still holding one gets 410 and restarts cleanly).
+            superseded = list(
+                FileUpload.objects.select_for_update()
+                .filter(submission=locked, kind=kind, state=FileUpload.State.UPLOADING)
+                .order_by("pk")
+            )
+            for old in superseded:
+                old.state = FileUpload.State.ABORTED
+                old.save(update_fields=["state"])
+            upload.save()
+            audit_record(actor=key.user, organization=key.organization, action="upload.start", obj=upload,
+                         data={"kind": kind, "size": file_size, "filename": upload.filename})
+            stale = [(o.key, o.storage_upload_id) for o in superseded]
+            transaction.on_commit(lambda: _abort_storage_uploads(stale))
+    except BaseException:
+        _abort_storage_uploads([(upload.key, upload.storage_upload_id)])
+        raise
+    return upload
+
+
+def _abort_storage_uploads(pairs) -> None:
+    client = s3_client()
+    for object_key, upload_id in pairs:
+        try:
+            client.abort_multipart_upload(Bucket=bucket(), Key=object_key, UploadId=upload_id)
+        except ClientError as exc:
+            logger.info("abort of %s skipped: %s", object_key, exc.response["Error"]["Code"])
+
+
+def file_upload_get(*, key: ApiKey, upload_id: str, kind: str, submission_id: str | None = None) -> FileUpload:
+    upload_rights_require(key=key)
+    qs = FileUpload.objects.select_related("submission").filter(
+        organization=key.organization, public_id=upload_id, kind=kind
+    )
+    if submission_id is not None:
+        qs = qs.filter(submission__public_id=submission_id)
+    upload = qs.first()
+    if upload is None:
+        raise NotFound(f"Upload {upload_id} not found.")
+    if upload.submission.status == Submission.Status.DELETED:
+        raise Gone("The submission of this upload was deleted.")
+    if upload.state == FileUpload.State.UPLOADING and upload.expires_at <= timezone.now():
+        raise Gone("This upload expired; start a new one.", code="upload_expired")
+    if upload.state in (FileUpload.State.ABORTED, FileUpload.State.EXPIRED):
+        raise Gone(f"This upload was {upload.state}; start a new one.", code=f"upload_{upload.state}")
+    return upload
+
+
+def file_upload_part_url(*, upload: FileUpload, part_number: int) -> str:
+    """U2/S2: a short-lived URL for one part PUT. Works across client restarts until completion."""
+    if not 1 <= part_number <= MAX_PARTS:
+        raise Invalid(f"partNumber: must be between 1 and {MAX_PARTS}, got {part_number}.",
+                      code="invalid_part_number")
+    if upload.state == FileUpload.State.COMPLETED:
+        raise Conflict("This upload is already completed.", code="upload_completed")
+    return presign_part_upload(key=upload.key, upload_id=upload.storage_upload_id, part_number=part_number)
+
+
+def _list_stored_parts(upload: FileUpload) -> dict[int, tuple[str, int]]:
+    client = s3_client()
+    parts: dict[int, tuple[str, int]] = {}
+    marker = 0
+    while True:
+        page = client.list_parts(
+            Bucket=bucket(), Key=upload.key, UploadId=upload.storage_upload_id,
+            PartNumberMarker=marker, MaxParts=1000,
+        )
+        for p in page.get("Parts", []):
+            parts[p["PartNumber"]] = (p["ETag"].strip('"'), p["Size"])
+        if not page.get("IsTruncated"):
+            return parts
+        marker = page["NextPartNumberMarker"]
+
+
+def file_upload_complete(
+    *, key: ApiKey, upload: FileUpload, storage_upload_id: str, parts: list[dict], checksum: str
+) -> FileUpload:
+    """U4/S4. Idempotent: repeating a successful completion with the same checksum is a success.
+    Validates the part list against what storage holds and the stored size against the declared
+    size; attaches the file to its submission. The declared SHA-256 is recorded as declared."""
+    checksum = (checksum or "").strip().lower()
+    if not SHA256_RE.match(checksum):
+        raise Invalid("checksum: must be the SHA-256 of the whole file, 64 lowercase hex characters.")
+    if storage_upload_id != upload.storage_upload_id:
+        raise Conflict("uploadId does not match this upload.", code="upload_id_mismatch")
+    if upload.state == FileUpload.State.COMPLETED:
+        if upload.declared_sha256 == checksum:
+            return upload
+        raise Conflict("This upload was already completed with a different checksum.",
+                       code="upload_completed")
+    numbers = [p.get("partNumber") for p in parts]
+    if not numbers or numbers != list(range(1, len(numbers) + 1)):
+        raise Invalid("parts: must list part numbers 1..N in order, without gaps.", code="invalid_parts")
+    if len(numbers) > MAX_PARTS:
+        raise Invalid(f"parts: at most {MAX_PARTS} parts.", code="invalid_parts")
+
+    stored = _list_stored_parts(upload)
+    missing = [n for n in numbers if n not in stored]
+    if missing:
+        raise Invalid(f"parts: part(s) {', '.join(map(str, missing[:20]))} were not uploaded.",
+                      code="missing_parts", missingParts=missing[:100])
+    mismatched = [p["partNumber"] for p in parts
+                  if str(p.get("etag", "")).strip().strip('"') != stored[p["partNumber"]][0]]
+    if mismatched:
+        raise Invalid(f"parts: ETag of part(s) {', '.join(map(str, mismatched[:20]))} does not match storage.",
+                      code="etag_mismatch")
+    extra = sorted(set(stored) - set(numbers))
+    if extra:
+        raise Invalid(f"parts: storage holds part(s) {', '.join(map(str, extra[:20]))} not listed.",
+                      code="invalid_parts")
+    total = sum(stored[n][1] for n in numbers)
+    if total != upload.declared_size:
+        raise Invalid(f"The uploaded parts hold {total} bytes but fileSize was {upload.declared_size}.",
+                      code="size_mismatch", storedBytes=total, declaredBytes=upload.declared_size)
+    small = [n for n in numbers[:-1] if stored[n][1] < MIN_PART_BYTES]
+    if small:
+        raise Invalid(f"parts: every part but the last must be at least {MIN_PART_BYTES} bytes.",
+                      code="part_too_small")
+
+    client = s3_client()
+    try:
+        client.complete_multipart_upload(
+            Bucket=bucket(), Key=upload.key, UploadId=upload.storage_upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": stored[n][0]} for n in numbers]},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchUpload":
+            raise
+        # A concurrent completion got there first; the object's size below decides.
+    head = client.head_object(Bucket=bucket(), Key=upload.key)
+    if head["ContentLength"] != upload.declared_size:
+        raise Invalid("The stored object's size does not match fileSize.", code="size_mismatch")
+
+    with transaction.atomic():
+        locked = FileUpload.objects.select_for_update().select_related("submission").get(pk=upload.pk)
+        if locked.state == FileUpload.State.COMPLETED:
+            if locked.declared_sha256 != checksum:
+                raise Conflict("This upload was already completed with a different checksum.",
+                               code="upload_completed")
+            return locked
+        if locked.state != FileUpload.State.UPLOADING:
+            raise Gone(f"This upload was {locked.state}.", code=f"upload_{locked.state}")
+        submission = Submission.objects.select_for_update().get(pk=locked.submission_id)
+        locked.state = FileUpload.State.COMPLETED
+        locked.stored_size = head["ContentLength"]
+        locked.parts_count = len(numbers)
+        locked.declared_sha256 = checksum
+        locked.completed_at = timezone.now()
+        locked.save(update_fields=["state", "stored_size", "parts_count", "declared_sha256", "completed_at"])
+        if locked.kind == FileUpload.Kind.DATASET:
+            submission.file_upload = locked
+            submission.save(update_fields=["file_upload", "updated_at"])
+        else:
+            submission.sample_upload = locked
+            submission.save(update_fields=["sample_upload", "updated_at"])
+        audit_record(actor=key.user, organization=key.organization, action="upload.complete", obj=locked,
+                     data={"size": locked.stored_size, "sha256_declared": checksum})
+        if submission.status == Submission.Status.APPROVED and locked.kind == FileUpload.Kind.DATASET:
+            submission_resubmit_for_new_version(submission=submission, actor=key.user)
+        return locked
+
+
+def file_uploads_expire(*, now=None, limit: int = 500) -> int:
+    """Abort upload sessions past their expiry (periodic)."""
+    now = now or timezone.now()
+    expired = []
+    with transaction.atomic():
+        rows = list(
+            FileUpload.objects.select_for_update(skip_locked=True)
+            .filter(state=FileUpload.State.UPLOADING, expires_at__lte=now)
+            .order_by("pk")[:limit]
+        )
+        for row in rows:
+            row.state = FileUpload.State.EXPIRED
+            row.save(update_fields=["state"])
+            expired.append((row.key, row.storage_upload_id))
+        transaction.on_commit(lambda: _abort_storage_uploads(expired))
+    return len(expired)

@@ -1,0 +1,79 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from marketplace.management.commands.seed_demo import read_env_file
+from marketplace.models import ApiKey, Organization, User
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_create_organization_and_key_commands():
+    run("create_organization", "Acme Audio", "--owner", "alice", "--approve-uploads")
+    org = Organization.objects.get(slug="acme-audio")
+    assert org.upload_access == "approved"
+    secret = run("create_api_key", "--org", "acme-audio", "--user", "alice", "--name", "cli")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = client.get("/api/me")
+    assert response.status_code == 200
+    assert response.json()["organization"]["slug"] == "acme-audio"
+    assert response.json()["canUpload"] is True
+
+
+def test_create_api_key_refuses_non_members_and_unknown_orgs():
+    run("create_organization", "Acme", "--owner", "alice")
+    User.objects.create(username="mallory")
+    with pytest.raises(CommandError, match="not a member"):
+        run("create_api_key", "--org", "acme", "--user", "mallory")
+    with pytest.raises(CommandError, match="No organisation"):
+        run("create_api_key", "--org", "nope", "--user", "alice")
+    assert not ApiKey.objects.exists()
+
+
+def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
+    target = tmp_path / "demo.env"
+    run("seed_demo", "--output", str(target))
+    first = read_env_file(target)
+    for var in (
+        "MDC_API_URL",
+        "DEMO_ADMIN_USERNAME",
+        "DEMO_ADMIN_PASSWORD",
+        "DEMO_PROVIDER_API_KEY",
+        "DEMO_BUYER_API_KEY",
+    ):
+        assert first.get(var), var
+    assert first["MDC_API_URL"].endswith("/api")
+    run("seed_demo", "--output", str(target))
+    second = read_env_file(target)
+    assert second == first
+    assert User.objects.filter(username="admin", is_staff=True).count() == 1
+    assert Organization.objects.filter(slug__in=["demo-provider", "demo-buyer"]).count() == 2
+    assert ApiKey.objects.count() == 2
+
+    admin = User.objects.get(username="admin")
+    assert admin.check_password(first["DEMO_ADMIN_PASSWORD"])
+    for var, slug, can_upload in (
+        ("DEMO_PROVIDER_API_KEY", "demo-provider", True),
+        ("DEMO_BUYER_API_KEY", "demo-buyer", False),
+    ):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {first[var]}")
+        me = client.get("/api/me").json()
+        assert me["organization"]["slug"] == slug
+        assert me["canUpload"] is can_upload
+
+    # A lost demo.env is recovered with fresh secrets, not duplicated objects.
+    target.unlink()
+    run("seed_demo", "--output", str(target))
+    third = read_env_file(target)
+    assert third["DEMO_BUYER_API_KEY"] != first["DEMO_BUYER_API_KEY"]
+    assert Organization.objects.filter(slug="demo-buyer").count() == 1
