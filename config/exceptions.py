@@ -93,7 +93,9 @@ def api_exception_handler(exc, context):
         code = getattr(detail, "code", None)
         body = {
             "message": _first_message(detail),
-            "error": code if isinstance(code, str) else STATUS_CODES.get(response.status_code, "error"),
+            "error": code
+            if isinstance(code, str)
+            else STATUS_CODES.get(response.status_code, "error"),
         }
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         body["retryAfter"] = int(exc.wait)
@@ -115,7 +117,9 @@ def json_or_html_404(request, exception=None):
 
 def json_or_html_500(request):
     if _wants_json(request):
-        return JsonResponse({"message": "Internal server error.", "error": "server_error"}, status=500)
+        return JsonResponse(
+            {"message": "Internal server error.", "error": "server_error"}, status=500
+        )
     from django.views.defaults import server_error
 
     return server_error(request)
@@ -131,7 +135,9 @@ def json_or_html_400(request, exception=None):
 
 def json_or_html_403(request, exception=None):
     if _wants_json(request):
-        return JsonResponse({"message": "Permission denied.", "error": "permission_denied"}, status=403)
+        return JsonResponse(
+            {"message": "Permission denied.", "error": "permission_denied"}, status=403
+        )
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)

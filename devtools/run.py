@@ -130,7 +130,7 @@ class Supervisor:
             raise SystemExit(f"[run] manage.py {' '.join(args)} failed ({result.returncode})")
 
     def stop_all(self) -> None:
-        for name, proc in reversed(self.children):
+        for _name, proc in reversed(self.children):
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)

@@ -29,10 +29,21 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "upload_access", "upload_access_requested_at", "upload_approved_at"]
+    list_display = [
+        "name",
+        "slug",
+        "upload_access",
+        "upload_access_requested_at",
+        "upload_approved_at",
+    ]
     list_filter = ["upload_access"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["upload_access", "upload_access_requested_at", "upload_approved_at", "created_at"]
+    readonly_fields = [
+        "upload_access",
+        "upload_access_requested_at",
+        "upload_approved_at",
+        "created_at",
+    ]
     inlines = [MembershipInline]
     actions = ["approve_upload_access", "reject_upload_access"]
 
@@ -51,7 +62,15 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdmin):
-    list_display = ["prefix", "name", "user", "organization", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "name",
+        "user",
+        "organization",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["organization"]
     search_fields = ["prefix", "name", "user__username"]
     exclude = ["key_hash"]

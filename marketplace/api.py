@@ -50,7 +50,9 @@ class ApiKeyListApi(APIView):
         body = ApiKeyCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         issued = api_key_create(
-            user=request.user, organization=request.auth.organization, name=body.validated_data["name"]
+            user=request.user,
+            organization=request.auth.organization,
+            name=body.validated_data["name"],
         )
         data = ApiKeySerializer(issued.key).data | {"key": issued.secret}
         return Response(data, status=status.HTTP_201_CREATED)
@@ -71,18 +73,25 @@ class ApiKeyDetailApi(APIView):
     def get(self, request, key_id: int):
         return Response(ApiKeySerializer(self._get(request, key_id)).data)
 
-    @extend_schema(responses={204: None}, summary="Revoke a key (owners may revoke any key of the organisation)")
+    @extend_schema(
+        responses={204: None},
+        summary="Revoke a key (owners may revoke any key of the organisation)",
+    )
     def delete(self, request, key_id: int):
         api_key_revoke(key=self._get(request, key_id), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UploadAccessApi(APIView):
-    @extend_schema(request=None, responses=OrganizationSerializer, summary="Ask staff for upload access")
+    @extend_schema(
+        request=None, responses=OrganizationSerializer, summary="Ask staff for upload access"
+    )
     def post(self, request):
         if not Membership.objects.filter(
             organization=request.auth.organization, user=request.user, role=Membership.Role.OWNER
         ).exists():
             raise PermissionDenied("Only an owner of the organisation can request upload access.")
-        org = organization_request_upload_access(organization=request.auth.organization, actor=request.user)
+        org = organization_request_upload_access(
+            organization=request.auth.organization, actor=request.user
+        )
         return Response(OrganizationSerializer(org).data)

@@ -29,11 +29,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         prefix, whole = parsed
-        key = (
-            ApiKey.objects.select_related("user", "organization")
-            .filter(prefix=prefix)
-            .first()
-        )
+        key = ApiKey.objects.select_related("user", "organization").filter(prefix=prefix).first()
         if key is None or not api_key_matches(key, whole):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if key.revoked_at is not None:

@@ -23,7 +23,16 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "organizationId", "userId", "createdAt", "lastUsedAt", "revokedAt"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "organizationId",
+            "userId",
+            "createdAt",
+            "lastUsedAt",
+            "revokedAt",
+        ]
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):

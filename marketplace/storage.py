@@ -135,5 +135,7 @@ def storage_bootstrap(*, cors_origins: list[str]) -> list[str]:
         )
         done.append("public access blocked")
     except client.exceptions.ClientError as exc:  # MinIO and others do not implement it
-        done.append(f"public access block not supported by this store ({exc.response['Error']['Code']})")
+        done.append(
+            f"public access block not supported by this store ({exc.response['Error']['Code']})"
+        )
     return done

@@ -25,7 +25,9 @@ def healthz(request):
 def stripe_webhook(request):
     signature = request.headers.get("Stripe-Signature", "")
     if not signature:
-        return JsonResponse({"message": "Missing Stripe-Signature header.", "error": "bad_signature"}, status=400)
+        return JsonResponse(
+            {"message": "Missing Stripe-Signature header.", "error": "bad_signature"}, status=400
+        )
     try:
         event, created = stripe_event_receive(payload=request.body, signature=signature)
     except WebhookRejected as exc:

@@ -9,7 +9,11 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     organization = models.ForeignKey(
-        "marketplace.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "marketplace.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64)

@@ -66,7 +66,9 @@ class DatasheetFields(models.Model):
     license_abbreviation = models.CharField(max_length=100, blank=True)
     license = models.CharField(max_length=200, blank=True)
     license_url = models.URLField(max_length=500, blank=True)
-    visibility = models.CharField(max_length=12, choices=Visibility.choices, default=Visibility.PUBLIC)
+    visibility = models.CharField(
+        max_length=12, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
     is_paid = models.BooleanField(default=False)
     base_price_cents = models.PositiveBigIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3, default="usd")
@@ -78,9 +80,15 @@ class DatasheetFields(models.Model):
 class Dataset(DatasheetFields):
     public_id = models.CharField(max_length=32, unique=True, default=new_dataset_id)
     slug = models.SlugField(max_length=120, unique=True)
-    organization = models.ForeignKey("marketplace.Organization", on_delete=models.PROTECT, related_name="datasets")
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="datasets"
+    )
     latest_version = models.ForeignKey(
-        "marketplace.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "marketplace.DatasetVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     # Denormalised from latest_version so listing, filtering and sorting are one table scan.
     size_bytes = models.PositiveBigIntegerField(default=0)
@@ -113,7 +121,9 @@ class DatasetVersion(models.Model):
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
-    submission = models.ForeignKey("marketplace.Submission", on_delete=models.PROTECT, related_name="versions")
+    submission = models.ForeignKey(
+        "marketplace.Submission", on_delete=models.PROTECT, related_name="versions"
+    )
     archive_key = models.CharField(max_length=500)
     filename = models.CharField(max_length=200)
     size_bytes = models.PositiveBigIntegerField()
@@ -131,7 +141,9 @@ class DatasetVersion(models.Model):
     class Meta:
         ordering = ["dataset", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["dataset", "number"], name="uniq_dataset_version_number"),
+            models.UniqueConstraint(
+                fields=["dataset", "number"], name="uniq_dataset_version_number"
+            ),
         ]
 
     def __str__(self):
@@ -149,10 +161,18 @@ class Submission(DatasheetFields):
         DELETED = "deleted"
 
     public_id = models.CharField(max_length=32, unique=True, default=new_submission_id)
-    organization = models.ForeignKey("marketplace.Organization", on_delete=models.PROTECT, related_name="submissions")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="submissions"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
 
     other = models.TextField(blank=True)
     restrictions = models.TextField(blank=True)
@@ -184,7 +204,9 @@ class Submission(DatasheetFields):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    review_note = models.TextField(blank=True, help_text="Reason shown to the organisation on rejection.")
+    review_note = models.TextField(
+        blank=True, help_text="Reason shown to the organisation on rejection."
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -209,10 +231,16 @@ class FileUpload(models.Model):
 
     public_id = models.CharField(max_length=32, unique=True, default=new_upload_id)
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="uploads")
-    organization = models.ForeignKey("marketplace.Organization", on_delete=models.PROTECT, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.UPLOADING, db_index=True)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.UPLOADING, db_index=True
+    )
     key = models.CharField(max_length=500, unique=True)
     storage_upload_id = models.CharField(max_length=1024)
     filename = models.CharField(max_length=255)

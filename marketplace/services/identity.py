@@ -40,7 +40,9 @@ class IssuedKey:
 
 
 @transaction.atomic
-def user_create(*, username: str, email: str = "", password: str | None = None, is_staff=False) -> User:
+def user_create(
+    *, username: str, email: str = "", password: str | None = None, is_staff=False
+) -> User:
     user = User(username=username, email=email, is_staff=is_staff, is_superuser=is_staff)
     if password:
         user.set_password(password)
@@ -65,7 +67,9 @@ def organization_create(*, name: str, owner: User, slug: str | None = None) -> O
 
 
 @transaction.atomic
-def membership_add(*, organization: Organization, user: User, role=Membership.Role.MEMBER) -> Membership:
+def membership_add(
+    *, organization: Organization, user: User, role=Membership.Role.MEMBER
+) -> Membership:
     membership, _ = Membership.objects.get_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
@@ -73,17 +77,26 @@ def membership_add(*, organization: Organization, user: User, role=Membership.Ro
 
 
 @transaction.atomic
-def api_key_create(*, user: User, organization: Organization, name: str = "", actor=None) -> IssuedKey:
+def api_key_create(
+    *, user: User, organization: Organization, name: str = "", actor=None
+) -> IssuedKey:
     """Issue a key for a member of `organization`. Only the hash is stored."""
     if not Membership.objects.filter(user=user, organization=organization).exists():
         raise ValueError(f"{user} is not a member of {organization}")
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
     key = ApiKey.objects.create(
-        name=name, prefix=prefix, key_hash=api_key_hash(secret), user=user, organization=organization
+        name=name,
+        prefix=prefix,
+        key_hash=api_key_hash(secret),
+        user=user,
+        organization=organization,
     )
     audit_record(
-        actor=actor or user, organization=organization, action="api_key.create", obj=key,
+        actor=actor or user,
+        organization=organization,
+        action="api_key.create",
+        obj=key,
         data={"prefix": prefix, "name": name},
     )
     return IssuedKey(key=key, secret=secret)
@@ -111,7 +124,9 @@ def organization_request_upload_access(*, organization: Organization, actor: Use
 
 
 @transaction.atomic
-def organization_decide_upload_access(*, organization: Organization, approve: bool, actor: User) -> Organization:
+def organization_decide_upload_access(
+    *, organization: Organization, approve: bool, actor: User
+) -> Organization:
     """Staff decision. Approval is stamped with the time: keys created before it stay unable to
     upload, so a key leaked earlier never silently gains write rights."""
     org = Organization.objects.select_for_update().get(pk=organization.pk)
@@ -124,8 +139,10 @@ def organization_decide_upload_access(*, organization: Organization, approve: bo
         org.upload_approved_at = None
     org.save(update_fields=["upload_access", "upload_approved_at"])
     audit_record(
-        actor=actor, organization=org,
-        action="upload_access.approve" if approve else "upload_access.reject", obj=org,
+        actor=actor,
+        organization=org,
+        action="upload_access.approve" if approve else "upload_access.reject",
+        obj=org,
     )
     return org
 

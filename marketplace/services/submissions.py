@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from marketplace.models import ApiKey, FileUpload, Organization, Submission, User
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Forbidden, Gone, Invalid, NotFound
+from marketplace.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from marketplace.services.identity import api_key_can_upload
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ def upload_rights_require(*, key: ApiKey) -> None:
         )
 
 
-def submission_get_for_org(*, organization: Organization, submission_id: str, lock=False) -> Submission:
+def submission_get_for_org(
+    *, organization: Organization, submission_id: str, lock=False
+) -> Submission:
     """Another organisation's submission is 404, never 403 (no existence leak)."""
     qs = Submission.objects.filter(organization=organization, public_id=submission_id)
     if lock:
@@ -64,7 +66,9 @@ def submission_create(*, key: ApiKey, name: str) -> Submission:
     submission = Submission.objects.create(
         organization=key.organization, created_by=key.user, name=name[:200]
     )
-    audit_record(actor=key.user, organization=key.organization, action="submission.create", obj=submission)
+    audit_record(
+        actor=key.user, organization=key.organization, action="submission.create", obj=submission
+    )
     return submission
 
 
@@ -89,13 +93,19 @@ def _validate_update(submission: Submission, data: dict) -> None:
 def submission_update(*, key: ApiKey, submission_id: str, data: dict) -> Submission:
     """Partial update of the datasheet (idempotent). Rejected submissions return to draft."""
     upload_rights_require(key=key)
-    submission = submission_get_for_org(organization=key.organization, submission_id=submission_id, lock=True)
+    submission = submission_get_for_org(
+        organization=key.organization, submission_id=submission_id, lock=True
+    )
     if submission.status == S.APPROVED:
-        raise Forbidden("This submission is published; its datasheet can no longer be edited.",
-                        code="submission_published")
+        raise Forbidden(
+            "This submission is published; its datasheet can no longer be edited.",
+            code="submission_published",
+        )
     if submission.status not in EDITABLE:
-        raise Forbidden(f"This submission is {submission.status} and cannot be edited until reviewed.",
-                        code="submission_locked")
+        raise Forbidden(
+            f"This submission is {submission.status} and cannot be edited until reviewed.",
+            code="submission_locked",
+        )
     _validate_update(submission, data)
     if data.get("is_paid") is False:
         data = {**data, "base_price_cents": None}
@@ -109,8 +119,13 @@ def submission_update(*, key: ApiKey, submission_id: str, data: dict) -> Submiss
         changed.append("status")
     if changed:
         submission.save(update_fields=[*changed, "updated_at"])
-        audit_record(actor=key.user, organization=key.organization, action="submission.update",
-                     obj=submission, data={"fields": sorted(changed)})
+        audit_record(
+            actor=key.user,
+            organization=key.organization,
+            action="submission.update",
+            obj=submission,
+            data={"fields": sorted(changed)},
+        )
     return submission
 
 
@@ -127,9 +142,9 @@ def _missing_for_submit(submission: Submission) -> list[str]:
     ):
         if not getattr(submission, field):
             missing.append(label)
-    if submission.license_abbreviation and submission.license_abbreviation.startswith("LicenseRef-"):
-        if not submission.license:
-            missing.append("license")
+    custom = submission.license_abbreviation.startswith("LicenseRef-")
+    if custom and not submission.license:
+        missing.append("license")
     upload = submission.file_upload
     if upload is None or upload.state != FileUpload.State.COMPLETED:
         missing.append("a completed dataset upload")
@@ -141,14 +156,16 @@ def submission_submit(*, key: ApiKey, submission_id: str, agree: bool) -> Submis
     upload_rights_require(key=key)
     if agree is not True:
         raise Invalid("agreeToSubmit: must be true.")
-    submission = submission_get_for_org(organization=key.organization, submission_id=submission_id, lock=True)
+    submission = submission_get_for_org(
+        organization=key.organization, submission_id=submission_id, lock=True
+    )
     if submission.status in {S.SUBMITTED, S.CHECKING, S.IN_REVIEW}:
-        from marketplace.services.errors import Conflict
-
         raise Conflict(f"This submission is already {submission.status}.", code="already_submitted")
     if submission.status == S.APPROVED:
-        raise Forbidden("This submission is already published. Upload a new file to publish a new "
-                        "version.", code="submission_published")
+        raise Forbidden(
+            "This submission is already published. Upload a new file to publish a new " "version.",
+            code="submission_published",
+        )
     missing = _missing_for_submit(submission)
     if missing:
         raise Invalid(f"Cannot submit: missing {', '.join(missing)}.", missing=missing)
@@ -160,7 +177,12 @@ def _submission_mark_submitted(*, submission: Submission, actor: User) -> Submis
     submission.submitted_at = timezone.now()
     submission.review_note = ""
     submission.save(update_fields=["status", "submitted_at", "review_note", "updated_at"])
-    audit_record(actor=actor, organization=submission.organization, action="submission.submit", obj=submission)
+    audit_record(
+        actor=actor,
+        organization=submission.organization,
+        action="submission.submit",
+        obj=submission,
+    )
     from marketplace.tasks import submission_process_submitted
 
     pk = submission.pk
@@ -177,7 +199,12 @@ def submission_after_submit(*, submission_pk: int) -> Submission:
         return submission
     submission.status = S.IN_REVIEW
     submission.save(update_fields=["status", "updated_at"])
-    audit_record(actor=None, organization=submission.organization, action="submission.in_review", obj=submission)
+    audit_record(
+        actor=None,
+        organization=submission.organization,
+        action="submission.in_review",
+        obj=submission,
+    )
     return submission
 
 
@@ -186,13 +213,17 @@ def submission_delete(*, key: ApiKey, submission_id: str) -> Submission:
     """Discard an unpublished submission; its in-progress uploads are aborted and its stored
     files deleted after commit."""
     upload_rights_require(key=key)
-    submission = submission_get_for_org(organization=key.organization, submission_id=submission_id, lock=True)
+    submission = submission_get_for_org(
+        organization=key.organization, submission_id=submission_id, lock=True
+    )
     if submission.status not in DELETABLE:
         raise Forbidden("A published submission cannot be deleted.", code="submission_published")
     submission.status = S.DELETED
     submission.deleted_at = timezone.now()
     submission.save(update_fields=["status", "deleted_at", "updated_at"])
-    audit_record(actor=key.user, organization=key.organization, action="submission.delete", obj=submission)
+    audit_record(
+        actor=key.user, organization=key.organization, action="submission.delete", obj=submission
+    )
     from marketplace.tasks import submission_files_purge
 
     pk = submission.pk

@@ -85,7 +85,9 @@ def file_upload_start(
             "and published submissions only.",
             code="submission_not_uploadable",
         )
-    _validate_start(filename=filename, file_size=file_size, mime_type=mime_type, organization=key.organization)
+    _validate_start(
+        filename=filename, file_size=file_size, mime_type=mime_type, organization=key.organization
+    )
 
     upload = FileUpload(
         submission=submission,
@@ -108,7 +110,9 @@ def file_upload_start(
             # Re-check under the row lock: the submission may have changed meanwhile.
             locked = Submission.objects.select_for_update().get(pk=submission.pk)
             if locked.status not in UPLOADABLE:
-                raise Forbidden(f"This submission is {locked.status}.", code="submission_not_uploadable")
+                raise Forbidden(
+                    f"This submission is {locked.status}.", code="submission_not_uploadable"
+                )
             # A new upload of the same kind supersedes unfinished earlier ones (their quota is
             # released; a client still holding one gets 410 and restarts cleanly).
             superseded = list(
@@ -120,8 +124,13 @@ def file_upload_start(
                 old.state = FileUpload.State.ABORTED
                 old.save(update_fields=["state"])
             upload.save()
-            audit_record(actor=key.user, organization=key.organization, action="upload.start", obj=upload,
-                         data={"kind": kind, "size": file_size, "filename": upload.filename})
+            audit_record(
+                actor=key.user,
+                organization=key.organization,
+                action="upload.start",
+                obj=upload,
+                data={"kind": kind, "size": file_size, "filename": upload.filename},
+            )
             stale = [(o.key, o.storage_upload_id) for o in superseded]
             transaction.on_commit(lambda: _abort_storage_uploads(stale))
     except BaseException:
@@ -139,7 +148,9 @@ def _abort_storage_uploads(pairs) -> None:
             logger.info("abort of %s skipped: %s", object_key, exc.response["Error"]["Code"])
 
 
-def file_upload_get(*, key: ApiKey, upload_id: str, kind: str, submission_id: str | None = None) -> FileUpload:
+def file_upload_get(
+    *, key: ApiKey, upload_id: str, kind: str, submission_id: str | None = None
+) -> FileUpload:
     upload_rights_require(key=key)
     qs = FileUpload.objects.select_related("submission").filter(
         organization=key.organization, public_id=upload_id, kind=kind
@@ -154,18 +165,24 @@ def file_upload_get(*, key: ApiKey, upload_id: str, kind: str, submission_id: st
     if upload.state == FileUpload.State.UPLOADING and upload.expires_at <= timezone.now():
         raise Gone("This upload expired; start a new one.", code="upload_expired")
     if upload.state in (FileUpload.State.ABORTED, FileUpload.State.EXPIRED):
-        raise Gone(f"This upload was {upload.state}; start a new one.", code=f"upload_{upload.state}")
+        raise Gone(
+            f"This upload was {upload.state}; start a new one.", code=f"upload_{upload.state}"
+        )
     return upload
 
 
 def file_upload_part_url(*, upload: FileUpload, part_number: int) -> str:
     """U2/S2: a short-lived URL for one part PUT. Works across client restarts until completion."""
     if not 1 <= part_number <= MAX_PARTS:
-        raise Invalid(f"partNumber: must be between 1 and {MAX_PARTS}, got {part_number}.",
-                      code="invalid_part_number")
+        raise Invalid(
+            f"partNumber: must be between 1 and {MAX_PARTS}, got {part_number}.",
+            code="invalid_part_number",
+        )
     if upload.state == FileUpload.State.COMPLETED:
         raise Conflict("This upload is already completed.", code="upload_completed")
-    return presign_part_upload(key=upload.key, upload_id=upload.storage_upload_id, part_number=part_number)
+    return presign_part_upload(
+        key=upload.key, upload_id=upload.storage_upload_id, part_number=part_number
+    )
 
 
 def _list_stored_parts(upload: FileUpload) -> dict[int, tuple[str, int]]:
@@ -174,8 +191,11 @@ def _list_stored_parts(upload: FileUpload) -> dict[int, tuple[str, int]]:
     marker = 0
     while True:
         page = client.list_parts(
-            Bucket=bucket(), Key=upload.key, UploadId=upload.storage_upload_id,
-            PartNumberMarker=marker, MaxParts=1000,
+            Bucket=bucket(),
+            Key=upload.key,
+            UploadId=upload.storage_upload_id,
+            PartNumberMarker=marker,
+            MaxParts=1000,
         )
         for p in page.get("Parts", []):
             parts[p["PartNumber"]] = (p["ETag"].strip('"'), p["Size"])
@@ -192,47 +212,70 @@ def file_upload_complete(
     size; attaches the file to its submission. The declared SHA-256 is recorded as declared."""
     checksum = (checksum or "").strip().lower()
     if not SHA256_RE.match(checksum):
-        raise Invalid("checksum: must be the SHA-256 of the whole file, 64 lowercase hex characters.")
+        raise Invalid(
+            "checksum: must be the SHA-256 of the whole file, 64 lowercase hex characters."
+        )
     if storage_upload_id != upload.storage_upload_id:
         raise Conflict("uploadId does not match this upload.", code="upload_id_mismatch")
     if upload.state == FileUpload.State.COMPLETED:
         if upload.declared_sha256 == checksum:
             return upload
-        raise Conflict("This upload was already completed with a different checksum.",
-                       code="upload_completed")
+        raise Conflict(
+            "This upload was already completed with a different checksum.", code="upload_completed"
+        )
     numbers = [p.get("partNumber") for p in parts]
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
-        raise Invalid("parts: must list part numbers 1..N in order, without gaps.", code="invalid_parts")
+        raise Invalid(
+            "parts: must list part numbers 1..N in order, without gaps.", code="invalid_parts"
+        )
     if len(numbers) > MAX_PARTS:
         raise Invalid(f"parts: at most {MAX_PARTS} parts.", code="invalid_parts")
 
     stored = _list_stored_parts(upload)
     missing = [n for n in numbers if n not in stored]
     if missing:
-        raise Invalid(f"parts: part(s) {', '.join(map(str, missing[:20]))} were not uploaded.",
-                      code="missing_parts", missingParts=missing[:100])
-    mismatched = [p["partNumber"] for p in parts
-                  if str(p.get("etag", "")).strip().strip('"') != stored[p["partNumber"]][0]]
+        raise Invalid(
+            f"parts: part(s) {', '.join(map(str, missing[:20]))} were not uploaded.",
+            code="missing_parts",
+            missingParts=missing[:100],
+        )
+    mismatched = [
+        p["partNumber"]
+        for p in parts
+        if str(p.get("etag", "")).strip().strip('"') != stored[p["partNumber"]][0]
+    ]
     if mismatched:
-        raise Invalid(f"parts: ETag of part(s) {', '.join(map(str, mismatched[:20]))} does not match storage.",
-                      code="etag_mismatch")
+        raise Invalid(
+            f"parts: ETag of part(s) {', '.join(map(str, mismatched[:20]))} does not match storage.",
+            code="etag_mismatch",
+        )
     extra = sorted(set(stored) - set(numbers))
     if extra:
-        raise Invalid(f"parts: storage holds part(s) {', '.join(map(str, extra[:20]))} not listed.",
-                      code="invalid_parts")
+        raise Invalid(
+            f"parts: storage holds part(s) {', '.join(map(str, extra[:20]))} not listed.",
+            code="invalid_parts",
+        )
     total = sum(stored[n][1] for n in numbers)
     if total != upload.declared_size:
-        raise Invalid(f"The uploaded parts hold {total} bytes but fileSize was {upload.declared_size}.",
-                      code="size_mismatch", storedBytes=total, declaredBytes=upload.declared_size)
+        raise Invalid(
+            f"The uploaded parts hold {total} bytes but fileSize was {upload.declared_size}.",
+            code="size_mismatch",
+            storedBytes=total,
+            declaredBytes=upload.declared_size,
+        )
     small = [n for n in numbers[:-1] if stored[n][1] < MIN_PART_BYTES]
     if small:
-        raise Invalid(f"parts: every part but the last must be at least {MIN_PART_BYTES} bytes.",
-                      code="part_too_small")
+        raise Invalid(
+            f"parts: every part but the last must be at least {MIN_PART_BYTES} bytes.",
+            code="part_too_small",
+        )
 
     client = s3_client()
     try:
         client.complete_multipart_upload(
-            Bucket=bucket(), Key=upload.key, UploadId=upload.storage_upload_id,
+            Bucket=bucket(),
+            Key=upload.key,
+            UploadId=upload.storage_upload_id,
             MultipartUpload={"Parts": [{"PartNumber": n, "ETag": stored[n][0]} for n in numbers]},
         )
     except ClientError as exc:
@@ -244,11 +287,15 @@ def file_upload_complete(
         raise Invalid("The stored object's size does not match fileSize.", code="size_mismatch")
 
     with transaction.atomic():
-        locked = FileUpload.objects.select_for_update().select_related("submission").get(pk=upload.pk)
+        locked = (
+            FileUpload.objects.select_for_update().select_related("submission").get(pk=upload.pk)
+        )
         if locked.state == FileUpload.State.COMPLETED:
             if locked.declared_sha256 != checksum:
-                raise Conflict("This upload was already completed with a different checksum.",
-                               code="upload_completed")
+                raise Conflict(
+                    "This upload was already completed with a different checksum.",
+                    code="upload_completed",
+                )
             return locked
         if locked.state != FileUpload.State.UPLOADING:
             raise Gone(f"This upload was {locked.state}.", code=f"upload_{locked.state}")
@@ -258,16 +305,26 @@ def file_upload_complete(
         locked.parts_count = len(numbers)
         locked.declared_sha256 = checksum
         locked.completed_at = timezone.now()
-        locked.save(update_fields=["state", "stored_size", "parts_count", "declared_sha256", "completed_at"])
+        locked.save(
+            update_fields=["state", "stored_size", "parts_count", "declared_sha256", "completed_at"]
+        )
         if locked.kind == FileUpload.Kind.DATASET:
             submission.file_upload = locked
             submission.save(update_fields=["file_upload", "updated_at"])
         else:
             submission.sample_upload = locked
             submission.save(update_fields=["sample_upload", "updated_at"])
-        audit_record(actor=key.user, organization=key.organization, action="upload.complete", obj=locked,
-                     data={"size": locked.stored_size, "sha256_declared": checksum})
-        if submission.status == Submission.Status.APPROVED and locked.kind == FileUpload.Kind.DATASET:
+        audit_record(
+            actor=key.user,
+            organization=key.organization,
+            action="upload.complete",
+            obj=locked,
+            data={"size": locked.stored_size, "sha256_declared": checksum},
+        )
+        if (
+            submission.status == Submission.Status.APPROVED
+            and locked.kind == FileUpload.Kind.DATASET
+        ):
             submission_resubmit_for_new_version(submission=submission, actor=key.user)
         return locked
 

@@ -72,7 +72,9 @@ class Command(BaseCommand):
         password = previous.get("DEMO_ADMIN_PASSWORD")
         if admin is None:
             password = password or secrets.token_urlsafe(12)
-            admin = user_create(username=ADMIN, email="admin@example.com", password=password, is_staff=True)
+            admin = user_create(
+                username=ADMIN, email="admin@example.com", password=password, is_staff=True
+            )
         elif not password or not admin.check_password(password):
             password = secrets.token_urlsafe(12)
             admin.set_password(password)
