@@ -22,6 +22,11 @@ BEAT_SCHEDULE = {
         "task": "marketplace.tasks.stripe_events_process_pending",
         "schedule": crontab(minute="*/5"),
     },
+    # Upload sessions past their expiry are aborted in storage and answer 410.
+    "file-uploads-expire": {
+        "task": "marketplace.tasks.file_uploads_expire",
+        "schedule": crontab(minute=17),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

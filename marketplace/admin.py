@@ -88,3 +88,124 @@ class StripeEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "type", "event_id", "status", "attempts", "processed_at"]
     list_filter = ["status", "type"]
     search_fields = ["event_id"]
+
+
+# --- catalogue and review ------------------------------------------------------------------
+from marketplace.models import Dataset, DatasetVersion, FileUpload, Submission  # noqa: E402
+from marketplace.services.errors import ServiceError  # noqa: E402
+from marketplace.services.review import submission_approve, submission_reject  # noqa: E402
+
+
+class DatasetVersionInline(admin.TabularInline):
+    model = DatasetVersion
+    fk_name = "dataset"
+    extra = 0
+    can_delete = False
+    fields = [
+        "number",
+        "filename",
+        "size_bytes",
+        "sha256",
+        "sha256_verified",
+        "sample_filename",
+        "published_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "slug",
+        "public_id",
+        "organization",
+        "visibility",
+        "is_paid",
+        "published_at",
+        "removed_at",
+    ]
+    list_filter = ["visibility", "is_paid", "task"]
+    search_fields = ["name", "slug", "public_id"]
+    readonly_fields = [
+        "public_id",
+        "latest_version",
+        "size_bytes",
+        "has_sample",
+        "published_at",
+        "created_at",
+    ]
+    exclude = ["search_vector"]
+    inlines = [DatasetVersionInline]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    """The review queue: filter by status `in_review`, read the datasheet, write a note, then
+    approve (publishes a new version) or reject (the note is the reason the provider reads)."""
+
+    list_display = ["name", "public_id", "organization", "status", "submitted_at", "reviewed_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "public_id", "organization__name"]
+    readonly_fields = [
+        "public_id",
+        "organization",
+        "created_by",
+        "dataset",
+        "status",
+        "file_upload",
+        "sample_upload",
+        "submitted_at",
+        "reviewed_at",
+        "reviewed_by",
+        "deleted_at",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["approve", "reject"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organization")
+
+    @admin.action(description="Approve and publish selected submissions")
+    def approve(self, request, queryset):
+        for submission in queryset.order_by("pk"):
+            try:
+                version = submission_approve(submission=submission, actor=request.user)
+            except ServiceError as exc:
+                messages.error(request, f"{submission}: {exc.message}")
+            else:
+                messages.success(request, f"Published {version.filename}.")
+
+    @admin.action(description="Reject selected submissions (their review note is the reason)")
+    def reject(self, request, queryset):
+        for submission in queryset.order_by("pk"):
+            try:
+                submission_reject(
+                    submission=submission, actor=request.user, reason=submission.review_note
+                )
+            except ServiceError as exc:
+                messages.error(
+                    request,
+                    f"{submission}: {exc.message} Write the reason in its review note first.",
+                )
+            else:
+                messages.success(request, f"Rejected {submission}.")
+
+
+@admin.register(FileUpload)
+class FileUploadAdmin(ReadOnlyAdmin):
+    list_display = [
+        "filename",
+        "public_id",
+        "kind",
+        "state",
+        "organization",
+        "declared_size",
+        "created_at",
+    ]
+    list_filter = ["state", "kind"]
+    search_fields = ["public_id", "filename", "key"]

@@ -40,3 +40,25 @@ def stripe_events_process_pending() -> int:
     for pk in pks:
         stripe_event_process.delay(pk)
     return len(pks)
+
+
+@shared_task
+def submission_process_submitted(submission_pk: int) -> str:
+    from marketplace.services.submissions import submission_after_submit
+
+    return submission_after_submit(submission_pk=submission_pk).status
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=8)
+def submission_files_purge(submission_pk: int) -> int:
+    """Delete the stored files of a deleted submission (idempotent: missing objects are fine)."""
+    from marketplace.services.uploads import submission_files_purge as purge
+
+    return purge(submission_pk=submission_pk)
+
+
+@shared_task
+def file_uploads_expire() -> int:
+    from marketplace.services.uploads import file_uploads_expire as expire
+
+    return expire()

@@ -1,12 +1,55 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from marketplace import api
+from marketplace import api, catalogue_api
 
 app_name = "marketplace"
+
+# Part numbers are matched as signed integers so 0 and out-of-range values reach the view and
+# get a clear error instead of a bare 404.
+PART = r"(?P<part_number>-?\d+)"
 
 urlpatterns = [
     path("me", api.MeApi.as_view(), name="me"),
     path("keys", api.ApiKeyListApi.as_view(), name="keys"),
     path("keys/<int:key_id>", api.ApiKeyDetailApi.as_view(), name="key-detail"),
     path("organization/upload-access", api.UploadAccessApi.as_view(), name="upload-access"),
+    # Catalogue. `filters` must come before the id-or-slug route.
+    path("datasets", catalogue_api.DatasetListApi.as_view(), name="datasets"),
+    path("datasets/filters", catalogue_api.DatasetFiltersApi.as_view(), name="dataset-filters"),
+    path(
+        "datasets/<str:id_or_slug>", catalogue_api.DatasetDetailApi.as_view(), name="dataset-detail"
+    ),
+    # Submissions
+    path("submissions", catalogue_api.SubmissionListApi.as_view(), name="submissions"),
+    path(
+        "submissions/<str:submission_id>",
+        catalogue_api.SubmissionDetailApi.as_view(),
+        name="submission-detail",
+    ),
+    # Dataset archive uploads
+    path("uploads", catalogue_api.UploadStartApi.as_view(), name="uploads"),
+    re_path(
+        rf"^uploads/(?P<upload_id>[^/]+)/parts/{PART}$",
+        catalogue_api.UploadPartApi.as_view(),
+        name="upload-part",
+    ),
+    path(
+        "uploads/<str:upload_id>", catalogue_api.UploadCompleteApi.as_view(), name="upload-complete"
+    ),
+    # Sample archive uploads
+    path(
+        "submissions/<str:submission_id>/sample",
+        catalogue_api.SampleUploadStartApi.as_view(),
+        name="sample-uploads",
+    ),
+    re_path(
+        rf"^submissions/(?P<submission_id>[^/]+)/sample/(?P<upload_id>[^/]+)/parts/{PART}$",
+        catalogue_api.SampleUploadPartApi.as_view(),
+        name="sample-upload-part",
+    ),
+    path(
+        "submissions/<str:submission_id>/sample/<str:upload_id>",
+        catalogue_api.SampleUploadCompleteApi.as_view(),
+        name="sample-upload-complete",
+    ),
 ]

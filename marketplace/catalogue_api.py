@@ -1,0 +1,248 @@
+"""MDC API views: catalogue (E1–E3), submissions (E7–E10) and uploads (U1–U4, S1–S4).
+Thin: parse with a serializer, call one service or selector, render the contract's shape."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace import catalogue_serializers as wire
+from marketplace.models import FileUpload
+from marketplace.selectors import (
+    CatalogueQuery,
+    catalogue_filters,
+    catalogue_search,
+    dataset_lookup,
+)
+from marketplace.services import submissions as submission_services
+from marketplace.services import uploads as upload_services
+
+ANY_OBJECT = OpenApiTypes.OBJECT
+FALSY = {"", "0", "false", "no", "off"}
+
+
+class DatasetListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[wire.CatalogueQuerySerializer],
+        responses=inline_serializer(
+            "DatasetPage",
+            {
+                "items": serializers.ListField(child=serializers.DictField()),
+                "total": serializers.IntegerField(),
+                "page": serializers.IntegerField(),
+                "limit": serializers.IntegerField(),
+            },
+        ),
+        summary="E1: search the public catalogue",
+    )
+    def get(self, request):
+        params = wire.CatalogueQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        v = params.validated_data
+        query = CatalogueQuery(
+            q=v.get("q", ""),
+            tasks=v["task"],
+            locales=v["locale"],
+            licenses=v["license"],
+            formats=v["format"],
+            sort=v.get("sort", ""),
+            direction=v["sortDirection"],
+            upload_date=v.get("uploadDate", ""),
+            has_sample=v.get("sample", "").strip().lower() not in FALSY if "sample" in v else False,
+            pricing=v.get("pricing", ""),
+            page=v["page"],
+            limit=v["limit"],
+        )
+        items, total = catalogue_search(query)
+        return Response(
+            {
+                "items": [wire.dataset_card(d) for d in items],
+                "total": total,
+                "page": query.page,
+                "limit": query.limit,
+            }
+        )
+
+
+class DatasetFiltersApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=wire.DatasetFiltersSerializer, summary="E2: filter values in the catalogue"
+    )
+    def get(self, request):
+        return Response(catalogue_filters())
+
+
+class DatasetDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=ANY_OBJECT, summary="E3: a dataset card, by id or slug")
+    def get(self, request, id_or_slug: str):
+        organization = request.auth.organization if request.auth is not None else None
+        dataset, full = dataset_lookup(id_or_slug=id_or_slug, organization=organization)
+        return Response(wire.dataset_card(dataset) if full else wire.dataset_reduced(dataset))
+
+
+class SubmissionListApi(APIView):
+    @extend_schema(
+        request=wire.SubmissionCreateSerializer,
+        responses={201: ANY_OBJECT},
+        summary="E7: create a draft submission",
+    )
+    def post(self, request):
+        body = wire.SubmissionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        submission = submission_services.submission_create(
+            key=request.auth, name=body.validated_data["name"]
+        )
+        return Response(
+            {"submission": wire.submission_wire(submission)}, status=status.HTTP_201_CREATED
+        )
+
+
+class SubmissionDetailApi(APIView):
+    @extend_schema(
+        responses=ANY_OBJECT, summary="A submission of your organisation (with review note)"
+    )
+    def get(self, request, submission_id: str):
+        submission_services.upload_rights_require(key=request.auth)
+        submission = submission_services.submission_get_for_org(
+            organization=request.auth.organization, submission_id=submission_id
+        )
+        return Response({"submission": wire.submission_wire(submission)})
+
+    @extend_schema(
+        request=wire.SubmissionUpdateSerializer,
+        responses=ANY_OBJECT,
+        summary="E8: update the datasheet (partial)",
+    )
+    def patch(self, request, submission_id: str):
+        body = wire.SubmissionUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        submission = submission_services.submission_update(
+            key=request.auth, submission_id=submission_id, data=body.to_model_fields()
+        )
+        return Response({"submission": wire.submission_wire(submission)})
+
+    @extend_schema(
+        request=wire.SubmissionSubmitSerializer,
+        responses=ANY_OBJECT,
+        summary="E9: submit for review",
+    )
+    def post(self, request, submission_id: str):
+        body = wire.SubmissionSubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        submission = submission_services.submission_submit(
+            key=request.auth,
+            submission_id=submission_id,
+            agree=body.validated_data["agreeToSubmit"],
+        )
+        return Response({"submission": wire.submission_wire(submission)})
+
+    @extend_schema(responses={204: None}, summary="E10: delete an unpublished submission")
+    def delete(self, request, submission_id: str):
+        submission_services.submission_delete(key=request.auth, submission_id=submission_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- uploads: one protocol, two bases (/uploads and /submissions/{sid}/sample) --------------
+
+
+class _UploadStart(APIView):
+    kind = FileUpload.Kind.DATASET
+
+    def _start(self, request, submission_id: str | None):
+        body = wire.UploadStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        sid = submission_id or v.get("submissionId")
+        if not sid:
+            raise serializers.ValidationError({"submissionId": ["This field is required."]})
+        upload = upload_services.file_upload_start(
+            key=request.auth,
+            submission_id=sid,
+            kind=self.kind,
+            filename=v["filename"],
+            file_size=v["fileSize"],
+            mime_type=v["mimeType"],
+        )
+        return Response(wire.upload_wire(upload), status=status.HTTP_201_CREATED)
+
+
+class UploadStartApi(_UploadStart):
+    @extend_schema(
+        request=wire.UploadStartSerializer,
+        responses={201: ANY_OBJECT},
+        summary="U1: start a multipart upload of the dataset archive",
+    )
+    def post(self, request):
+        return self._start(request, None)
+
+
+class SampleUploadStartApi(_UploadStart):
+    kind = FileUpload.Kind.SAMPLE
+
+    @extend_schema(
+        request=wire.UploadStartSerializer,
+        responses={201: ANY_OBJECT},
+        summary="S1: start a multipart upload of the sample archive",
+    )
+    def post(self, request, submission_id: str):
+        return self._start(request, submission_id)
+
+
+PART_URL = inline_serializer("PartUrl", {"url": serializers.URLField()})
+
+
+class UploadPartApi(APIView):
+    kind = FileUpload.Kind.DATASET
+
+    @extend_schema(
+        responses=PART_URL,
+        summary="U2/S2: a presigned URL for one part",
+        parameters=[OpenApiParameter("part_number", int, OpenApiParameter.PATH)],
+    )
+    def get(self, request, upload_id: str, part_number: int, submission_id: str | None = None):
+        upload = upload_services.file_upload_get(
+            key=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
+        )
+        url = upload_services.file_upload_part_url(upload=upload, part_number=int(part_number))
+        return Response({"url": url})
+
+
+class SampleUploadPartApi(UploadPartApi):
+    kind = FileUpload.Kind.SAMPLE
+
+
+class UploadCompleteApi(APIView):
+    kind = FileUpload.Kind.DATASET
+
+    @extend_schema(
+        request=wire.UploadCompleteSerializer,
+        responses=ANY_OBJECT,
+        summary="U4/S4: complete the upload (idempotent)",
+    )
+    def post(self, request, upload_id: str, submission_id: str | None = None):
+        body = wire.UploadCompleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        upload = upload_services.file_upload_get(
+            key=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
+        )
+        upload = upload_services.file_upload_complete(
+            key=request.auth,
+            upload=upload,
+            storage_upload_id=v["uploadId"],
+            parts=v["parts"],
+            checksum=v["checksum"],
+        )
+        return Response(wire.upload_wire(upload))
+
+
+class SampleUploadCompleteApi(UploadCompleteApi):
+    kind = FileUpload.Kind.SAMPLE

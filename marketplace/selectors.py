@@ -1,0 +1,130 @@
+"""Catalogue reads (MDC E1–E3)."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from marketplace.models import Dataset, Task, Visibility
+from marketplace.services.errors import Gone, NotFound
+
+LISTED = (Visibility.PUBLIC, Visibility.RESTRICTED)
+UPLOAD_WINDOWS = {
+    "today": timedelta(days=1),
+    "thisWeek": timedelta(days=7),
+    "thisMonth": timedelta(days=30),
+    "thisYear": timedelta(days=365),
+}
+
+
+@dataclass
+class CatalogueQuery:
+    q: str = ""
+    tasks: list[str] = field(default_factory=list)
+    locales: list[str] = field(default_factory=list)
+    licenses: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    sort: str = ""
+    direction: str = "desc"
+    upload_date: str = ""
+    has_sample: bool = False
+    pricing: str = ""
+    page: int = 1
+    limit: int = 24
+
+
+def _published() -> QuerySet[Dataset]:
+    return Dataset.objects.filter(latest_version__isnull=False, removed_at__isnull=True)
+
+
+def catalogue_search(query: CatalogueQuery) -> tuple[list[Dataset], int]:
+    """Filters combine with AND, repeated values with OR; an unknown value matches nothing.
+    Ordering always ends with the primary key so pages never repeat or skip rows. Two queries
+    per page whatever its size: the count and the page (with organisation and version joined)."""
+    qs = _published().filter(visibility__in=LISTED)
+    if query.tasks:
+        qs = qs.filter(task__in=query.tasks)
+    if query.locales:
+        qs = qs.filter(locale__in=query.locales)
+    if query.licenses:
+        qs = qs.filter(license_abbreviation__in=query.licenses)
+    if query.formats:
+        qs = qs.filter(format__in=query.formats)
+    if query.upload_date:
+        qs = qs.filter(published_at__gte=timezone.now() - UPLOAD_WINDOWS[query.upload_date])
+    if query.has_sample:
+        qs = qs.filter(has_sample=True)
+    if query.pricing == "compensated":
+        qs = qs.filter(is_paid=True)
+    elif query.pricing == "free":
+        qs = qs.filter(is_paid=False)
+
+    desc = query.direction != "asc"
+    sort = query.sort or ("relevance" if query.q else "newest")
+    if query.q:
+        search = SearchQuery(query.q, search_type="websearch", config="english")
+        qs = qs.filter(search_vector=search)
+        if sort == "relevance":
+            qs = qs.annotate(rank=SearchRank(F("search_vector"), search))
+    if sort == "relevance" and query.q:
+        order = ["-rank", "-id"] if desc else ["rank", "id"]
+    elif sort == "size":
+        order = ["-size_bytes", "-id"] if desc else ["size_bytes", "id"]
+    else:  # newest, or relevance without a search text
+        order = ["-published_at", "-id"] if desc else ["published_at", "id"]
+
+    total = qs.count()
+    offset = (query.page - 1) * query.limit
+    if offset >= total:
+        return [], total
+    page = list(
+        qs.select_related("organization", "latest_version").order_by(*order)[
+            offset : offset + query.limit
+        ]
+    )
+    return page, total
+
+
+def catalogue_filters() -> dict[str, list[str]]:
+    listed = _published().filter(visibility__in=LISTED)
+
+    def distinct(column: str) -> list[str]:
+        values = (
+            listed.exclude(**{column: ""})
+            .order_by(column)
+            .values_list(column, flat=True)
+            .distinct()
+        )
+        return list(values)
+
+    return {
+        "tasks": [t.value for t in Task],
+        "locales": distinct("locale"),
+        "licenses": distinct("license_abbreviation"),
+        "formats": distinct("format"),
+    }
+
+
+def dataset_lookup(*, id_or_slug: str, organization=None) -> tuple[Dataset, bool]:
+    """E3: by id or slug. Returns (dataset, full) where `full` is False for the reduced record
+    of a private dataset addressed by id by someone outside its organisation (the SDK asks E3
+    anonymously before downloading; access is enforced at the download). Private datasets by
+    slug are 404 to outsiders, unpublished ones 404 to everyone, removed ones 410."""
+    dataset = (
+        Dataset.objects.select_related("organization", "latest_version")
+        .filter(Q(public_id=id_or_slug) | Q(slug=id_or_slug))
+        .first()
+    )
+    if dataset is None or dataset.latest_version_id is None:
+        raise NotFound(f"Dataset {id_or_slug} not found.")
+    if dataset.removed_at is not None:
+        raise Gone(f"Dataset {id_or_slug} was removed from the platform.", code="dataset_removed")
+    if dataset.visibility == Visibility.PRIVATE:
+        if organization is not None and organization.pk == dataset.organization_id:
+            return dataset, True
+        if dataset.public_id != id_or_slug:
+            raise NotFound(f"Dataset {id_or_slug} not found.")
+        return dataset, False
+    return dataset, True

@@ -1,0 +1,123 @@
+"""Build catalogue state the way production does: API calls for the provider's steps, presigned
+PUTs straight to the S3 server for the bytes, the review service for staff decisions."""
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+
+import requests
+from django.test import TestCase
+from rest_framework.test import APIClient
+
+from marketplace.models import Submission
+from marketplace.services.review import submission_approve
+from tests.factories import make_user
+
+MiB = 1024 * 1024
+
+
+def make_archive(size: int = 64 * 1024, *, seed: bytes = b"", name: str = "data.tsv") -> bytes:
+    """A real .tar.gz with a TSV member of roughly `size` random-ish bytes (incompressible)."""
+    payload = seed + os.urandom(max(0, size - len(seed)))
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=1) as gz:
+        with tarfile.open(fileobj=gz, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return buf.getvalue()
+
+
+class CommittingAPIClient(APIClient):
+    """Runs each request's after-commit work (Celery tasks enqueued with on_commit) when the
+    request returns, as a real commit would; the surrounding test transaction never commits."""
+
+    def request(self, **kwargs):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return super().request(**kwargs)
+
+
+def api(secret: str | None = None) -> APIClient:
+    client = CommittingAPIClient()
+    if secret:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+DATASHEET = {
+    "shortDescription": "Read speech in Welsh",
+    "longDescription": "Ten hours of read speech, recorded by volunteers.",
+    "locale": "cy",
+    "task": "ASR",
+    "format": "TSV",
+    "licenseAbbreviation": "CC-BY-4.0",
+    "visibility": "public",
+}
+
+
+def upload_bytes(
+    client: APIClient,
+    submission_id: str,
+    data: bytes,
+    *,
+    base="/api/uploads",
+    filename="data.tar.gz",
+    part_size=5 * MiB,
+    complete=True,
+):
+    start = client.post(
+        base,
+        {
+            "submissionId": submission_id,
+            "filename": filename,
+            "fileSize": len(data),
+            "mimeType": "application/gzip",
+        },
+        format="json",
+    )
+    assert start.status_code == 201, start.json()
+    upload = start.json()
+    parts = []
+    for number, offset in enumerate(range(0, len(data), part_size), start=1):
+        url = client.get(f"{base}/{upload['fileUploadId']}/parts/{number}").json()["url"]
+        put = requests.put(url, data=data[offset : offset + part_size], timeout=60)
+        assert put.status_code == 200
+        parts.append({"partNumber": number, "etag": put.headers["ETag"].strip('"')})
+    body = {
+        "uploadId": upload["uploadId"],
+        "parts": parts,
+        "checksum": hashlib.sha256(data).hexdigest(),
+    }
+    if complete:
+        done = client.post(f"{base}/{upload['fileUploadId']}", body, format="json")
+        assert done.status_code == 200, done.json()
+    return upload, body
+
+
+def publish_dataset(
+    secret: str,
+    *,
+    name="Welsh read speech",
+    data: bytes | None = None,
+    sample: bytes | None = None,
+    reviewer=None,
+    **datasheet,
+):
+    """Create, fill, upload, submit and approve; returns (submission id, version)."""
+    client = api(secret)
+    sid = client.post("/api/submissions", {"name": name}, format="json").json()["submission"]["id"]
+    response = client.patch(f"/api/submissions/{sid}", {**DATASHEET, **datasheet}, format="json")
+    assert response.status_code == 200, response.json()
+    upload_bytes(client, sid, data or make_archive())
+    if sample is not None:
+        upload_bytes(
+            client, sid, sample, base=f"/api/submissions/{sid}/sample", filename="sample.tar.gz"
+        )
+    response = client.post(f"/api/submissions/{sid}", {"agreeToSubmit": True}, format="json")
+    assert response.status_code == 200, response.json()
+    submission = Submission.objects.get(public_id=sid)
+    assert submission.status == Submission.Status.IN_REVIEW
+    version = submission_approve(submission=submission, actor=reviewer or make_user(is_staff=True))
+    return sid, version
