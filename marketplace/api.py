@@ -1,7 +1,8 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -95,3 +96,15 @@ class UploadAccessApi(APIView):
             organization=request.auth.organization, actor=request.user
         )
         return Response(OrganizationSerializer(org).data)
+
+
+class PingApi(APIView):
+    """A trivial public endpoint: liveness of the API process, and the benchmarks' baseline."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer("Pong", {"ok": serializers.BooleanField()}), summary="Ping"
+    )
+    def get(self, request):
+        return Response({"ok": True})

@@ -5,3 +5,6 @@ class MarketplaceConfig(AppConfig):
     name = "marketplace"
     verbose_name = "Marketplace"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from marketplace import schema  # noqa: F401 - registers the OpenAPI auth extension

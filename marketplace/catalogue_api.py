@@ -38,6 +38,7 @@ class DatasetListApi(APIView):
             },
         ),
         summary="E1: search the public catalogue",
+        operation_id="datasets_list",
     )
     def get(self, request):
         params = wire.CatalogueQuerySerializer(data=request.query_params)
@@ -81,7 +82,11 @@ class DatasetFiltersApi(APIView):
 class DatasetDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=ANY_OBJECT, summary="E3: a dataset card, by id or slug")
+    @extend_schema(
+        responses=ANY_OBJECT,
+        summary="E3: a dataset card, by id or slug",
+        operation_id="datasets_detail",
+    )
     def get(self, request, id_or_slug: str):
         organization = request.auth.organization if request.auth is not None else None
         dataset, full = dataset_lookup(id_or_slug=id_or_slug, organization=organization)
@@ -93,6 +98,7 @@ class SubmissionListApi(APIView):
         request=wire.SubmissionCreateSerializer,
         responses={201: ANY_OBJECT},
         summary="E7: create a draft submission",
+        operation_id="submissions_create",
     )
     def post(self, request):
         body = wire.SubmissionCreateSerializer(data=request.data)
@@ -120,6 +126,7 @@ class SubmissionDetailApi(APIView):
         request=wire.SubmissionUpdateSerializer,
         responses=ANY_OBJECT,
         summary="E8: update the datasheet (partial)",
+        operation_id="submissions_update",
     )
     def patch(self, request, submission_id: str):
         body = wire.SubmissionUpdateSerializer(data=request.data)
@@ -133,6 +140,7 @@ class SubmissionDetailApi(APIView):
         request=wire.SubmissionSubmitSerializer,
         responses=ANY_OBJECT,
         summary="E9: submit for review",
+        operation_id="submissions_submit",
     )
     def post(self, request, submission_id: str):
         body = wire.SubmissionSubmitSerializer(data=request.data)
@@ -179,6 +187,7 @@ class UploadStartApi(_UploadStart):
         request=wire.UploadStartSerializer,
         responses={201: ANY_OBJECT},
         summary="U1: start a multipart upload of the dataset archive",
+        operation_id="uploads_start",
     )
     def post(self, request):
         return self._start(request, None)
@@ -191,6 +200,7 @@ class SampleUploadStartApi(_UploadStart):
         request=wire.UploadStartSerializer,
         responses={201: ANY_OBJECT},
         summary="S1: start a multipart upload of the sample archive",
+        operation_id="sample_uploads_start",
     )
     def post(self, request, submission_id: str):
         return self._start(request, submission_id)
@@ -204,7 +214,8 @@ class UploadPartApi(APIView):
 
     @extend_schema(
         responses=PART_URL,
-        summary="U2/S2: a presigned URL for one part",
+        summary="U2: a presigned URL for one part",
+        operation_id="uploads_part",
         parameters=[OpenApiParameter("part_number", int, OpenApiParameter.PATH)],
     )
     def get(self, request, upload_id: str, part_number: int, submission_id: str | None = None):
@@ -218,6 +229,17 @@ class UploadPartApi(APIView):
 class SampleUploadPartApi(UploadPartApi):
     kind = FileUpload.Kind.SAMPLE
 
+    @extend_schema(
+        responses=PART_URL,
+        summary="S2: a presigned URL for one sample part",
+        operation_id="sample_uploads_part",
+        parameters=[OpenApiParameter("part_number", int, OpenApiParameter.PATH)],
+    )
+    def get(self, request, upload_id: str, part_number: int, submission_id: str | None = None):
+        return super().get(
+            request, upload_id=upload_id, part_number=part_number, submission_id=submission_id
+        )
+
 
 class UploadCompleteApi(APIView):
     kind = FileUpload.Kind.DATASET
@@ -225,7 +247,8 @@ class UploadCompleteApi(APIView):
     @extend_schema(
         request=wire.UploadCompleteSerializer,
         responses=ANY_OBJECT,
-        summary="U4/S4: complete the upload (idempotent)",
+        summary="U4: complete the upload (idempotent)",
+        operation_id="uploads_complete",
     )
     def post(self, request, upload_id: str, submission_id: str | None = None):
         body = wire.UploadCompleteSerializer(data=request.data)
@@ -246,3 +269,12 @@ class UploadCompleteApi(APIView):
 
 class SampleUploadCompleteApi(UploadCompleteApi):
     kind = FileUpload.Kind.SAMPLE
+
+    @extend_schema(
+        request=wire.UploadCompleteSerializer,
+        responses=ANY_OBJECT,
+        summary="S4: complete the sample upload (idempotent)",
+        operation_id="sample_uploads_complete",
+    )
+    def post(self, request, upload_id: str, submission_id: str | None = None):
+        return self._complete(request, upload_id, submission_id)

@@ -1,5 +1,6 @@
 """Reachability of every dependency, for /healthz. Each check is bounded by a short timeout."""
 
+import logging
 import time
 
 import redis
@@ -46,6 +47,8 @@ def _stripe():
         raise RuntimeError(f"HTTP {response.status_code}")
 
 
+logger = logging.getLogger(__name__)
+
 CHECKS = {"database": _database, "redis": _redis, "storage": _storage, "stripe": _stripe}
 
 
@@ -57,8 +60,24 @@ def health_report() -> tuple[bool, dict]:
         try:
             check()
         except Exception as exc:  # noqa: BLE001 - any failure means "down", reported by name
-            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            # The public answer names the failure class only; hosts and credentials in the
+            # message go to the log, not to whoever can reach /healthz.
+            logger.warning("health check %s failed: %s", name, exc)
+            results[name] = {"ok": False, "error": type(exc).__name__}
         else:
             results[name] = {"ok": True}
         results[name]["ms"] = int((time.monotonic() - started) * 1000)
     return all(r["ok"] for r in results.values()), results
+
+
+def celery_last_heartbeat() -> str | None:
+    """When a worker last ran the beat-scheduled heartbeat (informational: a stopped worker
+    does not make the web tier unhealthy)."""
+    from django.core.cache import cache
+
+    from marketplace.tasks import HEARTBEAT_KEY
+
+    try:
+        return cache.get(HEARTBEAT_KEY)
+    except Exception:  # noqa: BLE001 - Redis down is already reported by its own check
+        return None

@@ -94,7 +94,22 @@ def storage_bootstrap(*, cors_origins: list[str]) -> list[str]:
         done.append(f"created bucket {name}")
     else:
         done.append(f"bucket {name} exists")
-    client.put_bucket_cors(
+
+    def optional(what: str, call, **kwargs) -> bool:
+        """Some stores (community MinIO) implement CORS/lifecycle server-wide, not per bucket."""
+        try:
+            call(**kwargs)
+        except client.exceptions.ClientError as exc:
+            done.append(
+                f"{what} not supported by this store ({exc.response['Error']['Code']}); "
+                "configure it on the server"
+            )
+            return False
+        return True
+
+    cors_ok = optional(
+        "bucket CORS",
+        client.put_bucket_cors,
         Bucket=name,
         CORSConfiguration={
             "CORSRules": [
@@ -108,8 +123,11 @@ def storage_bootstrap(*, cors_origins: list[str]) -> list[str]:
             ]
         },
     )
-    done.append(f"CORS for {', '.join(cors_origins)} (PUT, POST, GET, DELETE; exposes ETag)")
-    client.put_bucket_lifecycle_configuration(
+    if cors_ok:
+        done.append(f"CORS for {', '.join(cors_origins)} (PUT, POST, GET, DELETE; exposes ETag)")
+    lifecycle_ok = optional(
+        "bucket lifecycle",
+        client.put_bucket_lifecycle_configuration,
         Bucket=name,
         LifecycleConfiguration={
             "Rules": [
@@ -122,20 +140,18 @@ def storage_bootstrap(*, cors_origins: list[str]) -> list[str]:
             ]
         },
     )
-    done.append("lifecycle: abort incomplete multipart uploads after 7 days")
-    try:
-        client.put_public_access_block(
-            Bucket=name,
-            PublicAccessBlockConfiguration={
-                "BlockPublicAcls": True,
-                "IgnorePublicAcls": True,
-                "BlockPublicPolicy": True,
-                "RestrictPublicBuckets": True,
-            },
-        )
+    if lifecycle_ok:
+        done.append("lifecycle: abort incomplete multipart uploads after 7 days")
+    if optional(
+        "public access block",
+        client.put_public_access_block,
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    ):
         done.append("public access blocked")
-    except client.exceptions.ClientError as exc:  # MinIO and others do not implement it
-        done.append(
-            f"public access block not supported by this store ({exc.response['Error']['Code']})"
-        )
     return done

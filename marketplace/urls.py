@@ -9,6 +9,7 @@ app_name = "marketplace"
 PART = r"(?P<part_number>-?\d+)"
 
 urlpatterns = [
+    path("ping", api.PingApi.as_view(), name="ping"),
     path("me", api.MeApi.as_view(), name="me"),
     path("keys", api.ApiKeyListApi.as_view(), name="keys"),
     path("keys/<int:key_id>", api.ApiKeyDetailApi.as_view(), name="key-detail"),

@@ -4,7 +4,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from marketplace.health import health_report
+from marketplace.health import celery_last_heartbeat, health_report
 from marketplace.webhooks import WebhookRejected, stripe_event_receive
 
 
@@ -12,7 +12,11 @@ from marketplace.webhooks import WebhookRejected, stripe_event_receive
 def healthz(request):
     ok, checks = health_report()
     down = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "ok" if ok else "unavailable", "checks": checks}
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": checks,
+        "celeryLastHeartbeat": celery_last_heartbeat(),
+    }
     if down:
         body["message"] = f"Unavailable: {', '.join(down)}."
         body["error"] = "dependency_down"

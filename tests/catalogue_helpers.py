@@ -22,11 +22,13 @@ def make_archive(size: int = 64 * 1024, *, seed: bytes = b"", name: str = "data.
     """A real .tar.gz with a TSV member of roughly `size` random-ish bytes (incompressible)."""
     payload = seed + os.urandom(max(0, size - len(seed)))
     buf = io.BytesIO()
-    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=1) as gz:
-        with tarfile.open(fileobj=gz, mode="w") as tar:
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=1) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
     return buf.getvalue()
 
 

@@ -64,6 +64,9 @@ AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
 AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default="") or None
 AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default="") or None
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+# Tasks always go through the broker here: run eagerly they would block web requests and skip the
+# acks-late/retry guarantees (base lets tests and demos switch this on).
+CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Static files ----------------------------------------------------------------------------
 # Hashed, pre-compressed files collected at image build time: far-future caching is safe, and
