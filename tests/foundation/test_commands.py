@@ -1,11 +1,14 @@
+import hashlib
 import io
+import tarfile
 
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from marketplace.management.commands.seed_demo import read_env_file
-from marketplace.models import ApiKey, Organization, User
+from marketplace.models import ApiKey, Dataset, Organization, User
+from marketplace.storage import bucket, s3_client
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +61,35 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
     assert User.objects.filter(username="admin", is_staff=True).count() == 1
     assert Organization.objects.filter(slug__in=["demo-provider", "demo-buyer"]).count() == 2
     assert ApiKey.objects.count() == 2
+    assert Dataset.objects.count() == 3
+
+    listing = APIClient().get("/api/datasets").json()
+    assert {d["id"] for d in listing["items"]} == {
+        first["DEMO_FREE_DATASET_ID"],
+        first["DEMO_RESTRICTED_DATASET_ID"],
+        first["DEMO_PAID_DATASET_ID"],
+    }
+    paid = APIClient().get(f"/api/datasets/{first['DEMO_PAID_DATASET_ID']}").json()
+    assert paid["pricing"]["isPaid"] is True and paid["pricing"]["basePriceCents"] == 2500
+    restricted = APIClient().get(f"/api/datasets/{first['DEMO_RESTRICTED_DATASET_ID']}").json()
+    assert restricted["visibility"] == "restricted"
+    free = APIClient().get(f"/api/datasets/{first['DEMO_FREE_DATASET_ID']}").json()
+    assert free["hasSample"] is True
+    # The archive in storage is a real .tar.gz with a TSV index and WAV clips, and its SHA-256
+    # is the published checksum.
+    version = Dataset.objects.get(public_id=free["id"]).latest_version
+    body = s3_client().get_object(Bucket=bucket(), Key=version.archive_key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == free["checksum"]
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("clips.tsv") for n in names)
+    assert sum(n.endswith(".wav") for n in names) == 6
+
+    # Storage lost (moto restarted): a re-seed puts the identical archive back.
+    s3_client().delete_object(Bucket=bucket(), Key=version.archive_key)
+    run("seed_demo", "--output", str(target))
+    again = s3_client().get_object(Bucket=bucket(), Key=version.archive_key)["Body"].read()
+    assert hashlib.sha256(again).hexdigest() == free["checksum"]
 
     admin = User.objects.get(username="admin")
     assert admin.check_password(first["DEMO_ADMIN_PASSWORD"])

@@ -1,5 +1,6 @@
 """Idempotent demo data: a staff admin, a provider organisation approved for uploads and a buyer
-organisation, each with an API key; credentials written to var/demo.env as KEY=value lines.
+organisation, each with an API key, and three published demo datasets (public free, restricted,
+paid); credentials and dataset ids written to var/demo.env as KEY=value lines.
 
 Secrets cannot be read back from the database (keys are hashed), so a re-run reuses the values in
 the existing demo.env when they still work and issues new ones otherwise."""
@@ -102,5 +103,10 @@ class Command(BaseCommand):
         return out
 
     def extra_demo_values(self, previous: dict[str, str], values: dict[str, str]) -> dict[str, str]:
-        """Later features add demo objects here (datasets, ...)."""
-        return {}
+        """Demo datasets (public free, restricted, paid), published through the services."""
+        from marketplace.demo_data import demo_datasets_ensure
+
+        prefix = api_key_parse(values["DEMO_PROVIDER_API_KEY"])[0]
+        provider_key = ApiKey.objects.select_related("organization", "user").get(prefix=prefix)
+        reviewer = User.objects.get(username=ADMIN)
+        return demo_datasets_ensure(provider_key=provider_key, reviewer=reviewer)

@@ -1,0 +1,363 @@
+"""Shared benchmark harness: a throw-away stack that runs like production.
+
+`Stack` (a context manager) drops and recreates the `datacollective_bench` database, migrates it,
+starts moto (S3) on a free port, bootstraps the bucket and starts gunicorn with the production
+command line (sync workers, `config.wsgi:application`, settings `config.settings.base`,
+DEBUG off) on another free port. Throttles are raised so they never cap a measurement, Redis uses
+its own DB. Everything is stopped on exit, also on errors and on SIGTERM/SIGINT.
+
+`Stack.django()` configures Django in the benchmark process itself against the same database and
+stores, so scripts can call the service layer (e.g. `marketplace.services.identity`).
+
+`load(...)` is the load generator: threads, one persistent HTTP/1.1 connection each (reopened
+only when the server closes it), fixed duration after a warm-up; it reports rps and latency
+percentiles and counts every non-200 answer as an error."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+DB_NAME = os.environ.get("BENCH_DB_NAME", "datacollective_bench")
+PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
+PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+BUCKET = "datacollective-bench"
+WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
+
+
+def log(msg: str) -> None:
+    """Progress goes to stderr; stdout carries only the `bench ...` result lines."""
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def pg_connect(dbname: str = DB_NAME, autocommit: bool = True):
+    import psycopg
+
+    return psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname, autocommit=autocommit
+    )
+
+
+class Stack:
+    def __init__(self, name: str):
+        self.name = name
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        self.moto_port = free_port()
+        self.web_port = free_port()
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.database_url = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
+        self.env = self._env()
+        self._old_handlers: dict[int, object] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MDC_"))}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.base",
+            DJANGO_DEBUG="0",
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            DATABASE_URL=self.database_url,
+            REDIS_URL=REDIS_URL,
+            CACHE_URL=REDIS_URL,
+            CELERY_BROKER_URL=REDIS_URL,
+            CELERY_RESULT_BACKEND=REDIS_URL,
+            AWS_S3_ENDPOINT_URL=self.s3_endpoint,
+            AWS_STORAGE_BUCKET_NAME=BUCKET,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_S3_REGION_NAME="us-east-1",
+            API_THROTTLE_ANON="1000000/min",
+            API_THROTTLE_KEY="1000000/min",
+            STRIPE_API_BASE="http://127.0.0.1:9",  # never called by the benchmarks
+            PUBLIC_BASE_URL=self.base_url,
+            STORAGE_CORS_ORIGINS=self.base_url,
+            LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Stack:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._old_handlers[signum] = signal.signal(signum, self._on_signal)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _on_signal(self, signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def _start(self) -> None:
+        t0 = time.monotonic()
+        self._recreate_database()
+        self._flush_redis()
+        self.manage("migrate", "--noinput")
+        moto = self.spawn(
+            "moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)]
+        )
+        self.wait_port(self.moto_port, "moto", moto)
+        self.manage("bootstrap_storage")
+        web = self.spawn(
+            "web",
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                str(WEB_WORKERS),
+                "--timeout",
+                "75",
+                "--access-logfile",
+                "-",
+            ],
+        )
+        self.wait_port(self.web_port, "gunicorn", web, timeout=60)
+        self.wait_http("/api/ping")
+        log(
+            f"stack up in {time.monotonic() - t0:.1f}s: web {self.base_url} "
+            f"({WEB_WORKERS} gunicorn workers), moto {self.s3_endpoint}, db {DB_NAME}, "
+            f"logs {self.tmp}"
+        )
+
+    def _recreate_database(self) -> None:
+        with pg_connect("postgres") as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        log(f"database {DB_NAME} recreated")
+
+    def _flush_redis(self) -> None:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        logfile = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.children.append((name, proc))
+        return proc
+
+    def manage(self, *args: str) -> None:
+        result = subprocess.run(
+            [PY, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            sys.stderr.write(result.stdout + result.stderr)
+            raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode})")
+
+    def wait_port(self, port: int, what: str, proc: subprocess.Popen, timeout=30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with {proc.returncode}; see {self.tmp}")
+            if port_open(port):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} did not open port {port} within {timeout:.0f}s")
+
+    def wait_http(self, path: str, timeout=30.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                resp.read()
+                conn.close()
+                if resp.status == 200:
+                    return
+                last = resp.status
+            except OSError as exc:
+                last = exc
+            time.sleep(0.2)
+        raise RuntimeError(f"GET {path} not ready: {last}")
+
+    def stop(self) -> None:
+        for _name, proc in reversed(self.children):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 15
+        for _name, proc in reversed(self.children):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # whatever is left of the group (gunicorn workers)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        self.children.clear()
+        self._close_django()
+        for signum, handler in self._old_handlers.items():
+            signal.signal(signum, handler)
+        self._old_handlers.clear()
+
+    # --- in-process Django ---------------------------------------------------------------------
+
+    def django(self) -> None:
+        """Set up Django in this process against the bench database and stores."""
+        os.environ.update(self.env)
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+
+    def _close_django(self) -> None:
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+
+
+# --- load generator ----------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    errors: int
+    error_samples: list[str] = field(default_factory=list)
+    reconnects: int = 0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+        return ordered[index]
+
+
+def load(
+    port: int,
+    path: str,
+    *,
+    duration: float = 10.0,
+    warmup: float = 2.0,
+    concurrency: int = 4,
+) -> LoadResult:
+    """GET `path` from `concurrency` threads, each on its own keep-alive connection, for
+    `warmup` seconds (not recorded) then `duration` seconds (recorded). A request counts in the
+    window in which it completes."""
+    start = time.monotonic()
+    measure_from = start + warmup
+    stop_at = measure_from + duration
+    lock = threading.Lock()
+    latencies: list[float] = []
+    counters = {"requests": 0, "errors": 0, "reconnects": 0}
+    samples: list[str] = []
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local_lat: list[float] = []
+        ok = err = reconnects = 0
+        local_samples: list[str] = []
+        while True:
+            t0 = time.monotonic()
+            if t0 >= stop_at:
+                break
+            try:
+                conn.request("GET", path, headers={"Accept": "application/json"})
+                resp = conn.getresponse()
+                body = resp.read()
+                status = resp.status
+                if resp.will_close:
+                    conn.close()  # reopened by the next request
+                    reconnects += 1
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                status, body = None, repr(exc).encode()
+            t1 = time.monotonic()
+            if t1 < measure_from:
+                continue
+            if status == 200:
+                ok += 1
+                local_lat.append((t1 - t0) * 1000)
+            else:
+                err += 1
+                if len(local_samples) < 3:
+                    local_samples.append(f"{status}: {body[:200]!r}")
+        conn.close()
+        with lock:
+            latencies.extend(local_lat)
+            counters["requests"] += ok
+            counters["errors"] += err
+            counters["reconnects"] += reconnects
+            samples.extend(local_samples)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    measured = max(time.monotonic(), stop_at) - measure_from
+    return LoadResult(
+        requests=counters["requests"],
+        seconds=measured,
+        latencies_ms=latencies,
+        errors=counters["errors"],
+        error_samples=samples[:5],
+        reconnects=counters["reconnects"],
+    )
