@@ -27,6 +27,11 @@ BEAT_SCHEDULE = {
         "task": "marketplace.tasks.file_uploads_expire",
         "schedule": crontab(minute=17),
     },
+    # Ingestion check runs whose task was lost are queued again (never stuck in `checking`).
+    "check-runs-requeue-stale": {
+        "task": "marketplace.tasks.check_runs_requeue_stale",
+        "schedule": crontab(minute="*/10"),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -277,4 +277,4 @@ class SampleUploadCompleteApi(UploadCompleteApi):
         operation_id="sample_uploads_complete",
     )
     def post(self, request, upload_id: str, submission_id: str | None = None):
-        return self._complete(request, upload_id, submission_id)
+        return super().post(request, upload_id=upload_id, submission_id=submission_id)

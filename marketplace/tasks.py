@@ -62,3 +62,35 @@ def file_uploads_expire() -> int:
     from marketplace.services.uploads import file_uploads_expire as expire
 
     return expire()
+
+
+INGESTION_MAX_RETRIES = 5
+
+
+@shared_task(bind=True, max_retries=INGESTION_MAX_RETRIES)
+def check_run_execute(self, run_pk: int) -> str:
+    """Inspect one uploaded file. Storage errors and crashes retry with exponential backoff;
+    when the retries are spent the run records a clear `error` (never stuck in `checking`)."""
+    from marketplace.services.ingestion import check_run_execute as execute
+    from marketplace.services.ingestion import check_run_fail
+
+    try:
+        return execute(run_pk=run_pk).status
+    except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            return check_run_fail(run_pk=run_pk, error=f"{type(exc).__name__}: {exc}").status
+        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+
+
+@shared_task
+def submission_checks_conclude_task(submission_pk: int) -> str:
+    from marketplace.services.ingestion import submission_checks_conclude
+
+    return submission_checks_conclude(submission_pk=submission_pk).status
+
+
+@shared_task
+def check_runs_requeue_stale() -> int:
+    from marketplace.services.ingestion import check_runs_requeue_stale as requeue
+
+    return requeue()

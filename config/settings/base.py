@@ -153,6 +153,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # `?format=TSV` is the catalogue's file-format filter (MDC E1), never a renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Data Collective API",
@@ -218,3 +220,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "rest_framework.throttling.UserRateThrottle",
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_KEY}
+
+# --- Ingestion checks ------------------------------------------------------------------------
+# A check run queued or running longer than this is re-queued by the periodic sweep.
+INGESTION_STALE_SECONDS = env.int("INGESTION_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 600)
+# clamd over TCP (tcp://host:3310); empty disables the malware scan.
+CLAMD_URL = env("CLAMD_URL", default="")

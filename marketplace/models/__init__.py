@@ -1,11 +1,14 @@
 from .audit import AuditEvent
 from .catalogue import Dataset, DatasetVersion, FileUpload, Submission, Task, Visibility
 from .identity import ApiKey, Membership, Organization, User
+from .ingestion import CheckResult, CheckRun
 from .stripe_events import StripeEvent
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "CheckResult",
+    "CheckRun",
     "Dataset",
     "DatasetVersion",
     "FileUpload",

@@ -5,9 +5,12 @@ class ServiceError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, **extra):
+    def __init__(self, message: str, *, code: str | None = None, **extra):
         super().__init__(message)
         self.message = message
+        if code is not None:
+            # A specific machine code (e.g. `quota_exceeded`) instead of the class default.
+            self.code = code
         self.extra = extra
 
 

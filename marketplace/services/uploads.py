@@ -39,7 +39,9 @@ def _safe_filename(filename: str) -> str:
     return _SAFE_NAME.sub("_", base).lstrip(".")[:200] or "archive.tar.gz"
 
 
-def _validate_start(*, filename: str, file_size: int, mime_type: str, organization) -> None:
+def _validate_start(
+    *, filename: str, file_size: int, mime_type: str, organization, submission, kind: str
+) -> None:
     if not filename or not filename.lower().endswith(ARCHIVE_SUFFIXES):
         raise Invalid(
             f"filename: only gzip-compressed tar archives (.tar.gz, .tgz) are accepted, got {filename!r}.",
@@ -59,6 +61,8 @@ def _validate_start(*, filename: str, file_size: int, mime_type: str, organizati
     used = (
         FileUpload.objects.filter(organization=organization, state__in=LIVE_STATES)
         .exclude(submission__status=Submission.Status.DELETED)
+        # Unfinished uploads this one supersedes are aborted when it starts: not counted.
+        .exclude(submission=submission, kind=kind, state=FileUpload.State.UPLOADING)
         .aggregate(total=Sum("declared_size"))["total"]
         or 0
     )
@@ -86,7 +90,12 @@ def file_upload_start(
             code="submission_not_uploadable",
         )
     _validate_start(
-        filename=filename, file_size=file_size, mime_type=mime_type, organization=key.organization
+        filename=filename,
+        file_size=file_size,
+        mime_type=mime_type,
+        organization=key.organization,
+        submission=submission,
+        kind=kind,
     )
 
     upload = FileUpload(

@@ -1,0 +1,253 @@
+"""The ingestion pipeline: every uploaded archive of a submitted submission is inspected straight
+from storage (streaming, see marketplace/ingestion/) before a reviewer sees it.
+
+submitted → checking (one CheckRun per uploaded file) → in_review when every run passed or only
+warned; back to draft with the reasons when one failed. A run whose inspection keeps crashing or
+cannot read storage ends in `error`: the submission then goes to review with the error visible,
+and staff can re-run the checks; approval requires a verified archive."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.models import CheckResult, CheckRun, DatasetVersion, FileUpload, Submission
+from marketplace.services.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+S = Submission.Status
+R = CheckRun.Status
+
+
+class StorageUnavailable(Exception):
+    """Reading the archive from storage failed; the task retries with backoff."""
+
+
+def checks_start(*, submission: Submission) -> list[CheckRun]:
+    """Inside the submitting transaction: move to `checking` and queue one run per uploaded
+    file that has not been inspected yet (a run is reused for the same upload: idempotent)."""
+    uploads = [
+        u
+        for u in (submission.file_upload, submission.sample_upload)
+        if u is not None and u.state == FileUpload.State.COMPLETED
+    ]
+    runs = []
+    for upload in uploads:
+        run, _ = CheckRun.objects.get_or_create(upload=upload, defaults={"submission": submission})
+        runs.append(run)
+    submission.status = S.CHECKING
+    submission.save(update_fields=["status", "updated_at"])
+    audit_record(
+        actor=None,
+        organization=submission.organization,
+        action="submission.checking",
+        obj=submission,
+        data={"runs": [r.pk for r in runs]},
+    )
+    from marketplace.tasks import check_run_execute, submission_checks_conclude_task
+
+    pending = [r.pk for r in runs if r.status not in CheckRun.FINAL]
+    if pending:
+        transaction.on_commit(lambda: [check_run_execute.delay(pk) for pk in pending])
+    else:
+        pk = submission.pk
+        transaction.on_commit(lambda: submission_checks_conclude_task.delay(pk))
+    return runs
+
+
+def _claim(run_pk: int) -> CheckRun | None:
+    with transaction.atomic():
+        run = (
+            CheckRun.objects.select_for_update()
+            .select_related("upload", "submission")
+            .get(pk=run_pk)
+        )
+        if run.status in CheckRun.FINAL:
+            return None
+        run.status = R.RUNNING
+        run.attempts += 1
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "attempts", "started_at", "updated_at"])
+        return run
+
+
+def check_run_execute(*, run_pk: int) -> CheckRun:
+    """Inspect the run's file (network and CPU work outside any transaction), then record every
+    finding and the run's outcome in one transaction. Safe to run twice or concurrently: a run
+    that is already final is left alone, and results are only inserted by the finishing
+    transaction that moves the run to a final state under a row lock."""
+    run = _claim(run_pk)
+    if run is None:
+        return CheckRun.objects.get(pk=run_pk)
+    from marketplace.ingestion.pipeline import inspect_upload
+
+    outcome = inspect_upload(run.upload, submission=run.submission)  # may raise StorageUnavailable
+    return check_run_finish(run_pk=run_pk, outcome=outcome)
+
+
+def _overall(statuses: list[str]) -> str:
+    if CheckResult.Status.FAIL in statuses:
+        return R.FAILED
+    if CheckResult.Status.ERROR in statuses:
+        return R.ERROR
+    if CheckResult.Status.WARN in statuses:
+        return R.WARNED
+    return R.PASSED
+
+
+@transaction.atomic
+def check_run_finish(*, run_pk: int, outcome: dict) -> CheckRun:
+    run = CheckRun.objects.select_for_update().get(pk=run_pk)
+    if run.status in CheckRun.FINAL:
+        return run
+    results = list(outcome["results"])
+    # Whole-archive duplicate of another dataset's published version: a failure.
+    sha = outcome.get("sha256") or ""
+    if sha and run.upload.kind == FileUpload.Kind.DATASET:
+        clash = (
+            DatasetVersion.objects.filter(sha256=sha)
+            .exclude(dataset_id=run.submission.dataset_id)
+            .select_related("dataset")
+            .first()
+        )
+        results.append(
+            {
+                "name": "duplicate_archive",
+                "status": "fail",
+                "summary": f"This archive is identical to the published {clash.filename}.",
+                "details": {"dataset": clash.dataset.public_id, "version": clash.number},
+            }
+            if clash
+            else {
+                "name": "duplicate_archive",
+                "status": "pass",
+                "summary": "No published dataset has an identical archive.",
+                "details": {},
+            }
+        )
+    CheckResult.objects.bulk_create(
+        [
+            CheckResult(
+                run=run,
+                name=r["name"],
+                status=r["status"],
+                summary=r["summary"][:500],
+                details=r.get("details") or {},
+            )
+            for r in results
+        ]
+    )
+    run.status = _overall([r["status"] for r in results])
+    run.verified_sha256 = sha if outcome.get("integrity_ok") else ""
+    run.verified_size = outcome.get("size")
+    run.manifest = outcome.get("manifest", [])
+    run.statistics = outcome.get("statistics", {})
+    run.croissant_facts = outcome.get("croissant", {})
+    run.finished_at = timezone.now()
+    run.last_error = ""
+    run.save()
+    pk = run.submission_id
+    from marketplace.tasks import submission_checks_conclude_task
+
+    transaction.on_commit(lambda: submission_checks_conclude_task.delay(pk))
+    return run
+
+
+@transaction.atomic
+def check_run_fail(*, run_pk: int, error: str) -> CheckRun:
+    """After the retries are spent: record a clear `error` finding and conclude."""
+    run = CheckRun.objects.select_for_update().get(pk=run_pk)
+    if run.status in CheckRun.FINAL:
+        return run
+    CheckResult.objects.create(
+        run=run,
+        name="inspection",
+        status=CheckResult.Status.ERROR,
+        summary=f"The checks could not run: {error}"[:500],
+        details={},
+    )
+    run.status = R.ERROR
+    run.last_error = error[:2000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
+    pk = run.submission_id
+    from marketplace.tasks import submission_checks_conclude_task
+
+    transaction.on_commit(lambda: submission_checks_conclude_task.delay(pk))
+    return run
+
+
+@transaction.atomic
+def submission_checks_conclude(*, submission_pk: int) -> Submission:
+    """When every run of a checking submission is final, decide where it goes. Idempotent."""
+    submission = Submission.objects.select_for_update().get(pk=submission_pk)
+    if submission.status != S.CHECKING:
+        return submission
+    runs = list(
+        submission.check_runs.filter(
+            upload_id__in=[u for u in (submission.file_upload_id, submission.sample_upload_id) if u]
+        )
+    )
+    if not runs or any(r.status not in CheckRun.FINAL for r in runs):
+        return submission
+    failed = [r for r in runs if r.status == R.FAILED]
+    if failed:
+        reasons = list(
+            CheckResult.objects.filter(run__in=failed, status=CheckResult.Status.FAIL)
+            .order_by("run_id", "pk")
+            .values_list("summary", flat=True)
+        )
+        # A published dataset whose new file fails its checks stays published as it was.
+        submission.status = S.APPROVED if submission.dataset_id else S.DRAFT
+        submission.review_note = "Automatic checks failed: " + " ".join(reasons)
+        action = "submission.checks_failed"
+    else:
+        submission.status = S.IN_REVIEW
+        action = "submission.in_review"
+    submission.save(update_fields=["status", "review_note", "updated_at"])
+    audit_record(
+        actor=None,
+        organization=submission.organization,
+        action=action,
+        obj=submission,
+        data={"runs": {r.pk: r.status for r in runs}},
+    )
+    return submission
+
+
+def check_runs_requeue_stale(*, now=None) -> int:
+    """A run queued or running for longer than INGESTION_STALE_SECONDS lost its task (worker
+    died before the broker redelivered, or a message was dropped): queue it again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.INGESTION_STALE_SECONDS)
+    pks = list(
+        CheckRun.objects.filter(status__in=[R.QUEUED, R.RUNNING], updated_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:200]
+    )
+    from marketplace.tasks import check_run_execute
+
+    for pk in pks:
+        CheckRun.objects.filter(pk=pk).update(updated_at=now)
+        check_run_execute.delay(pk)
+    return len(pks)
+
+
+@transaction.atomic
+def check_runs_rerun(*, submission: Submission, actor) -> Submission:
+    """Staff: inspect again (after an `error`), discarding the previous results."""
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    if submission.status not in (S.IN_REVIEW, S.CHECKING):
+        return submission
+    CheckRun.objects.filter(submission=submission).delete()
+    audit_record(
+        actor=actor,
+        organization=submission.organization,
+        action="submission.checks_rerun",
+        obj=submission,
+    )
+    checks_start(submission=submission)
+    return submission
