@@ -1,8 +1,24 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from marketplace.models import ApiKey, AuditEvent, Membership, Organization, StripeEvent, User
+from marketplace.models import (
+    ApiKey,
+    AuditEvent,
+    CheckResult,
+    CheckRun,
+    Dataset,
+    DatasetVersion,
+    FileUpload,
+    Membership,
+    Organization,
+    StripeEvent,
+    Submission,
+    User,
+)
+from marketplace.services.errors import ServiceError
 from marketplace.services.identity import organization_decide_upload_access
+from marketplace.services.ingestion import check_runs_rerun
+from marketplace.services.review import submission_approve, submission_reject
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -91,9 +107,6 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
 
 # --- catalogue and review ------------------------------------------------------------------
-from marketplace.models import Dataset, DatasetVersion, FileUpload, Submission  # noqa: E402
-from marketplace.services.errors import ServiceError  # noqa: E402
-from marketplace.services.review import submission_approve, submission_reject  # noqa: E402
 
 
 class DatasetVersionInline(admin.TabularInline):
@@ -165,7 +178,10 @@ class SubmissionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["approve", "reject"]
+    actions = ["approve", "reject", "rerun_checks"]
+
+    def get_inlines(self, request, obj):
+        return [CheckRunInline] if obj is not None else []
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("organization")
@@ -195,6 +211,12 @@ class SubmissionAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, f"Rejected {submission}.")
 
+    @admin.action(description="Re-run the automatic checks")
+    def rerun_checks(self, request, queryset):
+        for submission in queryset.order_by("pk"):
+            check_runs_rerun(submission=submission, actor=request.user)
+        messages.success(request, f"Checks queued again for {queryset.count()} submission(s).")
+
 
 @admin.register(FileUpload)
 class FileUploadAdmin(ReadOnlyAdmin):
@@ -209,3 +231,35 @@ class FileUploadAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["state", "kind"]
     search_fields = ["public_id", "filename", "key"]
+
+
+class CheckResultInline(admin.TabularInline):
+    model = CheckResult
+    extra = 0
+    can_delete = False
+    fields = ["name", "status", "summary", "details"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CheckRun)
+class CheckRunAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "submission", "upload", "status", "attempts", "queued_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["submission__public_id", "upload__public_id"]
+    exclude = ["manifest", "croissant_facts"]
+    inlines = [CheckResultInline]
+
+
+class CheckRunInline(admin.TabularInline):
+    model = CheckRun
+    extra = 0
+    can_delete = False
+    fields = ["upload", "status", "verified_sha256", "attempts", "last_error", "finished_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False

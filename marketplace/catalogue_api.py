@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import catalogue_serializers as wire
-from marketplace.models import FileUpload
+from marketplace.croissant import croissant_document
+from marketplace.models import CheckRun, FileUpload
 from marketplace.selectors import (
     CatalogueQuery,
     catalogue_filters,
@@ -18,6 +19,7 @@ from marketplace.selectors import (
 )
 from marketplace.services import submissions as submission_services
 from marketplace.services import uploads as upload_services
+from marketplace.services.errors import NotFound
 
 ANY_OBJECT = OpenApiTypes.OBJECT
 FALSY = {"", "0", "false", "no", "off"}
@@ -278,3 +280,46 @@ class SampleUploadCompleteApi(UploadCompleteApi):
     )
     def post(self, request, upload_id: str, submission_id: str | None = None):
         return super().post(request, upload_id=upload_id, submission_id=submission_id)
+
+
+class SubmissionChecksApi(APIView):
+    @extend_schema(
+        responses=ANY_OBJECT,
+        summary="Results of the automatic checks of a submission's files",
+        operation_id="submissions_checks",
+    )
+    def get(self, request, submission_id: str):
+        submission_services.upload_rights_require(key=request.auth)
+        submission = submission_services.submission_get_for_org(
+            organization=request.auth.organization, submission_id=submission_id
+        )
+        runs = (
+            CheckRun.objects.filter(submission=submission)
+            .select_related("upload")
+            .prefetch_related("results")
+            .order_by("pk")
+        )
+        return Response(
+            {
+                "submissionId": submission.public_id,
+                "status": submission.status,
+                "runs": [wire.check_run_wire(run) for run in runs],
+            }
+        )
+
+
+class DatasetCroissantApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=ANY_OBJECT,
+        summary="Croissant 1.0 metadata (JSON-LD) of a dataset",
+        operation_id="datasets_croissant",
+    )
+    def get(self, request, id_or_slug: str):
+        organization = request.auth.organization if request.auth is not None else None
+        dataset, full = dataset_lookup(id_or_slug=id_or_slug, organization=organization)
+        if not full:  # a private dataset, asked by someone outside its organisation
+            raise NotFound(f"Dataset {id_or_slug} not found.")
+        document = croissant_document(dataset=dataset, version=dataset.latest_version)
+        return Response(document, content_type="application/ld+json")

@@ -37,6 +37,7 @@ def dataset_card(dataset: Dataset) -> dict:
         "sizeBytes": version.size_bytes,
         "version": version.number,
         "hasSample": dataset.has_sample,
+        "statistics": version.statistics or None,
         "isPaid": pricing["isPaid"],
         "basePriceCents": pricing["basePriceCents"],
         "pricing": pricing,
@@ -132,6 +133,7 @@ SUBMISSION_FIELDS = {
     "showComplianceAttributes": "show_compliance_attributes",
     "exclusivityOptOut": "exclusivity_opt_out",
     "autoApproveAccessRequests": "auto_approve_access_requests",
+    "containsPersonalData": "contains_personal_data",
     "visibility": "visibility",
     "isPaid": "is_paid",
     "basePriceCents": "base_price_cents",
@@ -177,6 +179,7 @@ class SubmissionUpdateSerializer(serializers.Serializer):
     showComplianceAttributes = serializers.BooleanField(required=False)
     exclusivityOptOut = serializers.BooleanField(required=False)
     autoApproveAccessRequests = serializers.BooleanField(required=False)
+    containsPersonalData = serializers.BooleanField(required=False)
     visibility = serializers.ChoiceField(
         choices=["public", "restricted", "private"], required=False
     )
@@ -251,4 +254,22 @@ def upload_wire(upload: FileUpload) -> dict:
         "expiresAt": upload.expires_at.isoformat(),
         "checksum": upload.declared_sha256 or None,
         "checksumStatus": "declared" if upload.declared_sha256 else None,
+    }
+
+
+def check_run_wire(run) -> dict:
+    return {
+        "id": str(run.pk),
+        "fileUploadId": run.upload.public_id,
+        "kind": run.upload.kind,
+        "status": run.status,
+        "verifiedChecksum": run.verified_sha256 or None,
+        "attempts": run.attempts,
+        "statistics": run.statistics,
+        "startedAt": run.started_at.isoformat() if run.started_at else None,
+        "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
+        "results": [
+            {"name": r.name, "status": r.status, "summary": r.summary, "details": r.details}
+            for r in run.results.all()
+        ],
     }

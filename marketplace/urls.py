@@ -20,12 +20,22 @@ urlpatterns = [
     path(
         "datasets/<str:id_or_slug>", catalogue_api.DatasetDetailApi.as_view(), name="dataset-detail"
     ),
+    path(
+        "datasets/<str:id_or_slug>/croissant",
+        catalogue_api.DatasetCroissantApi.as_view(),
+        name="dataset-croissant",
+    ),
     # Submissions
     path("submissions", catalogue_api.SubmissionListApi.as_view(), name="submissions"),
     path(
         "submissions/<str:submission_id>",
         catalogue_api.SubmissionDetailApi.as_view(),
         name="submission-detail",
+    ),
+    path(
+        "submissions/<str:submission_id>/checks",
+        catalogue_api.SubmissionChecksApi.as_view(),
+        name="submission-checks",
     ),
     # Dataset archive uploads
     path("uploads", catalogue_api.UploadStartApi.as_view(), name="uploads"),

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import tarfile
+import wave
 
 import requests
 from django.test import TestCase
@@ -18,17 +19,39 @@ from tests.factories import make_user
 MiB = 1024 * 1024
 
 
+def wav_bytes(size: int) -> bytes:
+    """A valid 16 kHz mono 16-bit WAV of about `size` bytes of random samples (noise: the
+    archive is about as large as asked, and no two test archives are equal)."""
+    frames = os.urandom(max(2, size - 44) & ~1)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
 def make_archive(size: int = 64 * 1024, *, seed: bytes = b"", name: str = "data.tsv") -> bytes:
-    """A real .tar.gz with a TSV member of roughly `size` random-ish bytes (incompressible)."""
-    payload = seed + os.urandom(max(0, size - len(seed)))
+    """A real .tar.gz like an ASR dataset: a TSV index and one WAV clip of about `size` bytes."""
+    index = (
+        b"path\tsentence\n"
+        + b"clips/clip.wav\t"
+        + (seed or b"hello")
+        + b" "
+        + os.urandom(8).hex().encode()
+        + b"\n"
+    )
+    members = [(name, index), ("clips/clip.wav", wav_bytes(max(1024, size - len(index))))]
     buf = io.BytesIO()
     with (
         gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=1) as gz,
         tarfile.open(fileobj=gz, mode="w") as tar,
     ):
-        info = tarfile.TarInfo(name)
-        info.size = len(payload)
-        tar.addfile(info, io.BytesIO(payload))
+        for member_name, payload in members:
+            info = tarfile.TarInfo(member_name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
     return buf.getvalue()
 
 

@@ -133,6 +133,8 @@ class DatasetVersion(models.Model):
     sample_filename = models.CharField(max_length=200, blank=True)
     sample_size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     sample_sha256 = models.CharField(max_length=64, blank=True)
+    # Dataset-card statistics from the ingestion checks (files by type, rows, audio hours, ...).
+    statistics = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField()
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -192,6 +194,9 @@ class Submission(DatasheetFields):
     show_compliance_attributes = models.BooleanField(default=False)
     exclusivity_opt_out = models.BooleanField(default=False)
     auto_approve_access_requests = models.BooleanField(default=False)
+    # What the datasheet states about personal data: False makes the personal-data scan a
+    # failing check instead of a warning; None means not stated.
+    contains_personal_data = models.BooleanField(null=True, blank=True)
 
     file_upload = models.ForeignKey(
         "marketplace.FileUpload", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -49,7 +49,7 @@ class CheckRun(models.Model):
 
 class CheckResult(models.Model):
     class Status(models.TextChoices):
-        PASS = "pass"  # noqa: S105 - a check status, not a password
+        PASS = "pass"
         WARN = "warn"
         FAIL = "fail"
         ERROR = "error"

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from marketplace.models import CheckResult, CheckRun, DatasetVersion, FileUpload, Submission
 from marketplace.services.audit import audit_record
+from marketplace.storage import bucket, s3_client
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +83,75 @@ def check_run_execute(*, run_pk: int) -> CheckRun:
     run = _claim(run_pk)
     if run is None:
         return CheckRun.objects.get(pk=run_pk)
-    from marketplace.ingestion.pipeline import inspect_upload
-
-    outcome = inspect_upload(run.upload, submission=run.submission)  # may raise StorageUnavailable
+    outcome = inspect_upload(upload=run.upload, submission=run.submission)  # may raise
     return check_run_finish(run_pk=run_pk, outcome=outcome)
+
+
+def _known_member_hashes(*, exclude_dataset_id: int | None) -> set[str]:
+    """Member SHA-256s of every published version of other datasets (from their manifests)."""
+    keys = DatasetVersion.objects.exclude(dataset_id=exclude_dataset_id).values_list(
+        "archive_key", flat=True
+    )
+    known: set[str] = set()
+    for manifest in CheckRun.objects.filter(upload__key__in=keys).values_list(
+        "manifest", flat=True
+    ):
+        known.update(entry[2] for entry in manifest if len(entry) == 3 and entry[2])
+    return known
+
+
+def inspect_upload(*, upload: FileUpload, submission: Submission) -> dict:
+    """Stream the stored object through the inspector and shape its report for check_run_finish."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from marketplace.ingestion.clamd import ClamdClient
+    from marketplace.ingestion.inspect import inspect_archive
+    from marketplace.ingestion.limits import Limits
+    from marketplace.ingestion.report import InputStreamError, Status
+
+    try:
+        body = s3_client(read_timeout=120).get_object(Bucket=bucket(), Key=upload.key)["Body"]
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageUnavailable(f"cannot read {upload.key} from storage: {exc}") from exc
+    try:
+        report = inspect_archive(
+            body,
+            declared_sha256=upload.declared_sha256 or None,
+            declared_size=upload.stored_size or upload.declared_size,
+            limits=Limits(),
+            pii_policy="fail" if submission.contains_personal_data is False else "warn",
+            clamd=ClamdClient(settings.CLAMD_URL) if settings.CLAMD_URL else None,
+            known_member_hashes=_known_member_hashes(exclude_dataset_id=submission.dataset_id),
+        )
+    except (InputStreamError, BotoCoreError) as exc:
+        raise StorageUnavailable(f"reading {upload.key} failed: {exc}") from exc
+    finally:
+        body.close()
+    members = [m.to_dict() for m in report.members]
+    integrity = report.check("integrity")
+    pii = report.check("personal_data")
+    return {
+        "results": [c.to_dict() for c in report.checks.values()],
+        "sha256": report.archive_sha256 or "",
+        "integrity_ok": integrity.status == Status.PASS and report.complete,
+        "size": report.archive_size,
+        "manifest": report.manifest,
+        "statistics": report.check("statistics").details,
+        "croissant": {
+            "members": [{k: m[k] for k in ("path", "size", "sha256", "kind")} for m in members],
+            "tables": [
+                {
+                    "path": m["path"],
+                    "kind": m["kind"],
+                    "sha256": m["sha256"],
+                    "columns": m["columns"],
+                }
+                for m in members
+                if m.get("columns")
+            ],
+            "personal_data_summary": pii.summary,
+        },
+    }
 
 
 def _overall(statuses: list[str]) -> str:

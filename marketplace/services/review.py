@@ -8,7 +8,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace.models import Dataset, DatasetVersion, FileUpload, Submission, User
+from marketplace.models import CheckRun, Dataset, DatasetVersion, FileUpload, Submission, User
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Invalid
 
@@ -63,6 +63,16 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
     upload = submission.file_upload
     if upload is None or upload.state != FileUpload.State.COMPLETED:
         raise Invalid("The submission has no completed dataset upload.")
+    run = CheckRun.objects.filter(upload=upload).first()
+    if (
+        run is None
+        or run.status not in (CheckRun.Status.PASSED, CheckRun.Status.WARNED)
+        or not run.verified_sha256
+    ):
+        raise Invalid(
+            "The dataset archive has not passed the automatic checks (its checksum is not verified); "
+            "re-run the checks or reject the submission."
+        )
     now = timezone.now()
     dataset = submission.dataset
     if dataset is None:
@@ -88,8 +98,10 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
         submission=submission,
         archive_key=upload.key,
         filename=f"{dataset.slug}-v{number}.tar.gz",
-        size_bytes=upload.stored_size,
-        sha256=upload.declared_sha256,
+        size_bytes=run.verified_size or upload.stored_size,
+        sha256=run.verified_sha256,
+        sha256_verified=True,
+        statistics=run.statistics,
         sample_key=sample.key if sample else "",
         sample_filename=f"{dataset.slug}-v{number}-sample.tar.gz" if sample else "",
         sample_size_bytes=sample.stored_size if sample else None,

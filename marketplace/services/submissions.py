@@ -192,19 +192,18 @@ def _submission_mark_submitted(*, submission: Submission, actor: User) -> Submis
 
 @transaction.atomic
 def submission_after_submit(*, submission_pk: int) -> Submission:
-    """The hook between `submitted` and `in_review`. Automatic ingestion checks plug in here;
-    until they exist a submitted submission goes straight to review. Idempotent."""
-    submission = Submission.objects.select_for_update().get(pk=submission_pk)
+    """The hook between `submitted` and `in_review`: the automatic ingestion checks run on every
+    uploaded file (marketplace.services.ingestion). Idempotent."""
+    from marketplace.services.ingestion import checks_start
+
+    submission = (
+        Submission.objects.select_for_update(of=("self",))
+        .select_related("file_upload", "sample_upload", "organization")
+        .get(pk=submission_pk)
+    )
     if submission.status != S.SUBMITTED:
         return submission
-    submission.status = S.IN_REVIEW
-    submission.save(update_fields=["status", "updated_at"])
-    audit_record(
-        actor=None,
-        organization=submission.organization,
-        action="submission.in_review",
-        obj=submission,
-    )
+    checks_start(submission=submission)
     return submission
 
 

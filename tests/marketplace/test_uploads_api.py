@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from botocore.exceptions import ClientError
+from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -619,8 +620,15 @@ def test_update_is_refused_while_submitted_in_review_and_once_published(provider
         "submission_locked",
     )
 
-    # The review worker's step.
-    submission_after_submit(submission_pk=Submission.objects.get(public_id=sid).pk)
+    # The worker's steps: the automatic checks, then review.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        submission_after_submit(submission_pk=Submission.objects.get(public_id=sid).pk)
+        assert Submission.objects.get(public_id=sid).status == "checking"
+        assert_error(
+            client.patch(f"/api/submissions/{sid}", {"name": "X"}, format="json"),
+            403,
+            "submission_locked",
+        )
     assert Submission.objects.get(public_id=sid).status == "in_review"
     assert_error(
         client.patch(f"/api/submissions/{sid}", {"name": "X"}, format="json"),

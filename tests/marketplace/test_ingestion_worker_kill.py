@@ -1,0 +1,161 @@
+"""A Celery worker killed with SIGKILL in the middle of a check run: after a restart the run
+completes once, with no duplicate results (late acknowledgement + idempotent tasks)."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zlib
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from config.celery import app
+from marketplace.models import CheckRun, Submission
+from tests.catalogue_helpers import DATASHEET, upload_bytes
+from tests.factories import make_key
+from tests.servers import ROOT
+
+MiB = 1024 * 1024
+
+
+def big_tsv_archive(mib: int) -> bytes:
+    """A large, valid TSV (slow enough to inspect that the kill lands mid-run), tarred and
+    gzipped block by block so the uncompressed payload is never held in memory."""
+    rng = random.Random(7)
+    words = ["alpha", "beta", "gamma", "delta", "kappa", "sigma", "omega", "zeta", "theta"]
+    header = b"id\ttext\tscore\n"
+    block = "".join(
+        f"{i}\t{' '.join(rng.choice(words) for _ in range(12))}\t{rng.random():.6f}\n"
+        for i in range(20_000)
+    ).encode()
+    repeats = max(1, (mib * MiB) // len(block))
+    size = len(header) + repeats * len(block)
+    info = tarfile.TarInfo("big.tsv")
+    info.size = size
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    out = [compressor.compress(info.tobuf(format=tarfile.PAX_FORMAT)), compressor.compress(header)]
+    out.extend(compressor.compress(block) for _ in range(repeats))
+    padding = (-size) % tarfile.BLOCKSIZE
+    out.append(compressor.compress(b"\0" * (padding + 2 * tarfile.BLOCKSIZE)))
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> str:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    return out.decode(errors="replace")
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigkill_mid_run_then_restart_completes_the_run_once():
+    db = settings.DATABASES["default"]
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        AWS_S3_ENDPOINT_URL=settings.AWS_S3_ENDPOINT_URL,
+        CELERY_TASK_ALWAYS_EAGER="false",
+        # Short, so the restarted worker restores the dead worker's unacknowledged message now
+        # rather than after the production timeout (which must exceed the longest task).
+        CELERY_VISIBILITY_TIMEOUT="2",
+    )
+    secret, _ = make_key(uploads=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    sid = client.post("/api/submissions", {"name": "Big"}, format="json").json()["submission"]["id"]
+    client.patch(f"/api/submissions/{sid}", DATASHEET, format="json")
+    upload_bytes(client, sid, big_tsv_archive(480), part_size=32 * MiB)
+
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    worker = start_worker(env)
+    try:
+        response = client.post(f"/api/submissions/{sid}", {"agreeToSubmit": True}, format="json")
+        assert response.status_code == 200
+        run = wait_for(
+            lambda: CheckRun.objects.filter(submission__public_id=sid, status="running").first(),
+            90,
+            "the worker to start the check run",
+        )
+        time.sleep(0.1)
+        first_log = stop(worker, signal.SIGKILL)
+        run.refresh_from_db()
+        assert run.status == CheckRun.Status.RUNNING and run.results.count() == 0, (
+            "the inspection finished before the kill; the archive must be bigger\n"
+            + first_log[-2000:]
+        )
+        assert run.attempts == 1
+
+        worker = start_worker(env)
+        wait_for(
+            lambda: CheckRun.objects.filter(pk=run.pk, status__in=CheckRun.FINAL).exists(),
+            120,
+            "the restarted worker to finish the run",
+        )
+        wait_for(
+            lambda: Submission.objects.get(public_id=sid).status != Submission.Status.CHECKING,
+            30,
+            "the submission to leave `checking`",
+        )
+    finally:
+        app.conf.CELERY_TASK_ALWAYS_EAGER = True
+        log = stop(worker)
+    run.refresh_from_db()
+    assert run.status in (CheckRun.Status.PASSED, CheckRun.Status.WARNED), log[-3000:]
+    assert run.attempts == 2
+    names = list(run.results.values_list("name", flat=True))
+    assert len(names) == len(set(names)), names
+    assert "integrity" in names
+    assert CheckRun.objects.filter(submission__public_id=sid).count() == 1
+    assert Submission.objects.get(public_id=sid).status == Submission.Status.IN_REVIEW
