@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,8 +124,12 @@ class Stack:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.stop()
+        if exc_type is None:  # logs are kept for a failed run
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            log(f"logs kept in {self.tmp}")
 
     def _on_signal(self, signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -243,6 +248,10 @@ class Stack:
                 pass
             proc.wait()
         self.children.clear()
+        try:  # throttle counters and the Celery messages nobody consumed
+            self._flush_redis()
+        except Exception as exc:  # Redis down: nothing to clean
+            log(f"could not flush {REDIS_URL}: {exc}")
         self._close_django()
         for signum, handler in self._old_handlers.items():
             signal.signal(signum, handler)

@@ -1,6 +1,9 @@
 """MDC API views: catalogue (E1–E3), submissions (E7–E10) and uploads (U1–U4, S1–S4).
 Thin: parse with a serializer, call one service or selector, render the contract's shape."""
 
+import dataclasses
+
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -9,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import catalogue_serializers as wire
+from marketplace.catalogue_cache import catalogue_cached
 from marketplace.croissant import croissant_document
 from marketplace.models import CheckRun, FileUpload
 from marketplace.selectors import (
@@ -60,15 +64,18 @@ class DatasetListApi(APIView):
             page=v["page"],
             limit=v["limit"],
         )
-        items, total = catalogue_search(query)
-        return Response(
-            {
+
+        def build():
+            items, total = catalogue_search(query)
+            return {
                 "items": [wire.dataset_card(d) for d in items],
                 "total": total,
                 "page": query.page,
                 "limit": query.limit,
             }
-        )
+
+        body = catalogue_cached("list", dataclasses.asdict(query), build)
+        return HttpResponse(body, content_type="application/json")
 
 
 class DatasetFiltersApi(APIView):
@@ -78,7 +85,8 @@ class DatasetFiltersApi(APIView):
         responses=wire.DatasetFiltersSerializer, summary="E2: filter values in the catalogue"
     )
     def get(self, request):
-        return Response(catalogue_filters())
+        body = catalogue_cached("filters", {}, catalogue_filters)
+        return HttpResponse(body, content_type="application/json")
 
 
 class DatasetDetailApi(APIView):

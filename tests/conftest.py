@@ -30,3 +30,12 @@ def local_services(moto_url, stripe_emulator_url):
 
     storage_bootstrap(cors_origins=["http://testserver"])
     return {"s3": moto_url, "stripe": stripe_emulator_url}
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: the test database is rolled back between tests,
+    so cached catalogue pages or throttle counters of another test must not leak in."""
+    from django.core.cache import cache
+
+    cache.clear()

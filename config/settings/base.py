@@ -216,8 +216,8 @@ PLATFORM_FEE_RATE = env("PLATFORM_FEE_RATE", default="0.05")
 API_THROTTLE_ANON = env("API_THROTTLE_ANON", default="1200/min")
 API_THROTTLE_KEY = env("API_THROTTLE_KEY", default="3000/min")
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
-    "rest_framework.throttling.AnonRateThrottle",
-    "rest_framework.throttling.UserRateThrottle",
+    "marketplace.throttling.AnonThrottle",
+    "marketplace.throttling.KeyThrottle",
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_KEY}
 
@@ -226,3 +226,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": API_THROTTLE_ANON, "user": A
 INGESTION_STALE_SECONDS = env.int("INGESTION_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 600)
 # clamd over TCP (tcp://host:3310); empty disables the malware scan.
 CLAMD_URL = env("CLAMD_URL", default="")
+# Public catalogue pages are cached (invalidated on every publish/removal); this bounds how long
+# the relative uploadDate windows of a cached page may lag, seconds.
+CATALOGUE_CACHE_SECONDS = env.int("CATALOGUE_CACHE_SECONDS", default=60)

@@ -104,6 +104,16 @@ class Dataset(DatasheetFields):
         indexes = [
             GinIndex(fields=["search_vector"], name="dataset_search_gin"),
             models.Index(fields=["-published_at", "-id"], name="dataset_newest"),
+            # The listed catalogue (what E1 counts and pages through), newest first.
+            models.Index(
+                fields=["-published_at", "-id"],
+                name="dataset_listed_newest",
+                condition=models.Q(
+                    latest_version__isnull=False,
+                    removed_at__isnull=True,
+                    visibility__in=["public", "restricted"],
+                ),
+            ),
             models.Index(fields=["-size_bytes", "-id"], name="dataset_size"),
             models.Index(fields=["task"], name="dataset_task"),
             models.Index(fields=["locale"], name="dataset_locale"),

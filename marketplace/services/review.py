@@ -8,6 +8,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from marketplace.catalogue_cache import catalogue_changed
 from marketplace.models import CheckRun, Dataset, DatasetVersion, FileUpload, Submission, User
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Invalid
@@ -117,6 +118,7 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
         update_fields=["latest_version", "size_bytes", "has_sample", "published_at", "updated_at"]
     )
     dataset_search_refresh(dataset_pk=dataset.pk)
+    catalogue_changed()
 
     submission.dataset = dataset
     submission.status = S.APPROVED
@@ -169,6 +171,7 @@ def dataset_remove(*, dataset: Dataset, actor: User, reason: str) -> Dataset:
         dataset.removed_at = timezone.now()
         dataset.removal_reason = reason
         dataset.save(update_fields=["removed_at", "removal_reason", "updated_at"])
+        catalogue_changed()
         audit_record(
             actor=actor,
             organization=dataset.organization,
