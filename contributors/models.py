@@ -1,1 +1,137 @@
+"""Who shares a dataset's revenue: payees (organisations and individual contributors), the
+versioned share tables of each dataset, and payout accounts (Stripe Connect Express)."""
 
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Contributor(models.Model):
+    """A person who contributed data. May have no account yet: invited by e-mail, their earnings
+    accrue on their payee and are theirs once they sign up and claim the invitation."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="contributor",
+    )
+    invite_token_hash = models.CharField(max_length=64, blank=True)
+    invited_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # A claim looks the invitation up by the hash of its one-time token.
+            models.Index(
+                fields=["invite_token_hash"],
+                name="contributor_invite_token",
+                condition=~Q(invite_token_hash=""),
+            )
+        ]
+
+    def __str__(self):
+        return self.name or self.email
+
+
+class Payee(models.Model):
+    """Whoever can be owed money: exactly one of an organisation or a contributor."""
+
+    class Kind(models.TextChoices):
+        ORGANIZATION = "organization"
+        CONTRIBUTOR = "contributor"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    organization = models.OneToOneField(
+        "marketplace.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payee",
+    )
+    contributor = models.OneToOneField(
+        Contributor, null=True, blank=True, on_delete=models.PROTECT, related_name="payee"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="payee_is_org_xor_contributor",
+                condition=(
+                    Q(kind="organization", organization__isnull=False, contributor__isnull=True)
+                    | Q(kind="contributor", organization__isnull=True, contributor__isnull=False)
+                ),
+            )
+        ]
+
+    def __str__(self):
+        return str(self.organization or self.contributor)
+
+
+class ShareTable(models.Model):
+    """One version of a dataset's revenue split. Never edited: a change is a new version, and
+    each sale records the version that applied."""
+
+    class Basis(models.TextChoices):
+        # weights are basis points that sum to 10,000 (100.00 %)
+        PERCENTAGE = "percentage"
+        # weights are any positive integers (clips, seconds of audio, ...), split pro rata
+        WEIGHT = "weight"
+
+    dataset = models.ForeignKey(
+        "marketplace.Dataset", on_delete=models.PROTECT, related_name="share_tables"
+    )
+    version = models.PositiveIntegerField()
+    basis = models.CharField(max_length=12, choices=Basis.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "version"], name="uniq_share_table_version")
+        ]
+
+    def __str__(self):
+        return f"shares of {self.dataset_id} v{self.version}"
+
+
+class ShareLine(models.Model):
+    table = models.ForeignKey(ShareTable, on_delete=models.PROTECT, related_name="lines")
+    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="share_lines")
+    weight = models.PositiveBigIntegerField()
+    # The name the owner entered for this line (shown back to them); a contributor's own name
+    # is theirs and is not overwritten by what one organisation typed.
+    name = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["table", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["table", "payee"], name="uniq_share_line_payee"),
+            models.CheckConstraint(name="share_weight_positive", condition=Q(weight__gt=0)),
+        ]
+
+    def __str__(self):
+        return f"payee {self.payee_id}: {self.weight}"
+
+
+class PayoutAccount(models.Model):
+    """A payee's Stripe Connect Express account; payouts need `payouts_enabled`, which we learn
+    from `account.updated` webhooks (re-fetched from Stripe, never trusted from the payload)."""
+
+    payee = models.OneToOneField(Payee, on_delete=models.PROTECT, related_name="payout_account")
+    stripe_account_id = models.CharField(max_length=64, unique=True)
+    details_submitted = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.stripe_account_id} ({'enabled' if self.payouts_enabled else 'pending'})"

@@ -1,3 +1,21 @@
+from django.urls import path
+
+from contributors import api
+
 app_name = "contributors"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("datasets/<str:dataset_id>/shares", api.DatasetSharesApi.as_view(), name="shares"),
+    path("contributors/claim", api.ContributorClaimApi.as_view(), name="claim"),
+    path("contributors/me", api.ContributorMeApi.as_view(), name="me"),
+    path(
+        "contributors/me/payout-account",
+        api.ContributorPayoutAccountApi.as_view(),
+        name="contributor-payout-account",
+    ),
+    path(
+        "payout-account",
+        api.OrganizationPayoutAccountApi.as_view(),
+        name="organization-payout-account",
+    ),
+]

@@ -229,3 +229,15 @@ CLAMD_URL = env("CLAMD_URL", default="")
 # Public catalogue pages are cached (invalidated on every publish/removal); this bounds how long
 # the relative uploadDate windows of a cached page may lag, seconds.
 CATALOGUE_CACHE_SECONDS = env.int("CATALOGUE_CACHE_SECONDS", default=60)
+
+# --- Revenue shares and payout accounts -------------------------------------------------------
+CONTRIBUTOR_INVITE_TTL_SECONDS = env.int("CONTRIBUTOR_INVITE_TTL_SECONDS", default=30 * 24 * 3600)
+CONTRIBUTOR_SHARES_MAX_LINES = env.int("CONTRIBUTOR_SHARES_MAX_LINES", default=100_000)
+# Country of new Connect Express accounts when the caller gives none (empty: Stripe decides).
+STRIPE_CONNECT_DEFAULT_COUNTRY = env("STRIPE_CONNECT_DEFAULT_COUNTRY", default="")
+DEFAULT_FROM_EMAIL = env(
+    "DEFAULT_FROM_EMAIL", default="Data Collective <no-reply@datacollective.local>"
+)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)

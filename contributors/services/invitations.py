@@ -1,0 +1,163 @@
+"""Invitations of contributors who have no account, and claiming them.
+
+The invitation carries a one-time token (256 random bits); only its SHA-256 is stored, so a
+database leak reveals no usable link. A new invitation replaces the previous token."""
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from contributors.models import Contributor
+from contributors.services.payees import payee_for_contributor
+from marketplace.models import Dataset, User
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import Conflict, Gone, NotFound
+
+logger = logging.getLogger(__name__)
+
+TOKEN_BYTES = 32
+DEFAULT_INVITE_TTL_SECONDS = 30 * 24 * 3600
+
+
+def invite_ttl() -> timedelta:
+    return timedelta(
+        seconds=getattr(settings, "CONTRIBUTOR_INVITE_TTL_SECONDS", DEFAULT_INVITE_TTL_SECONDS)
+    )
+
+
+def invite_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def claim_url(token: str) -> str:
+    base = getattr(settings, "PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return f"{base}/contributors/claim/{token}"
+
+
+def contributors_needing_invitation(*, contributor_ids) -> list[int]:
+    """Of these contributors, those without an account and without a live invitation: the
+    ones an invitation should go to now. A live invitation is never re-sent, so saving a share
+    table repeatedly does not flood anyone's inbox."""
+    live_since = timezone.now() - invite_ttl()
+    ids = sorted(set(contributor_ids))
+    pending: list[int] = []
+    for start in range(0, len(ids), 5_000):
+        pending += (
+            Contributor.objects.filter(pk__in=ids[start : start + 5_000], user__isnull=True)
+            .filter(Q(invited_at__isnull=True) | Q(invited_at__lt=live_since))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    return pending
+
+
+def contributor_invite_send(*, contributor_id: int, dataset_id: int | None = None) -> bool:
+    """Issue a fresh one-time claim token and e-mail its link. Returns False (and sends nothing)
+    when the contributor has already claimed an account.
+
+    The token's hash is committed before the e-mail goes out and the invitation becomes valid
+    (`invited_at`) only after the e-mail was accepted: a failed send leaves no live invitation,
+    so the next save of a share table (or the task's retry) sends a new one. Each attempt
+    replaces the token: only the newest link works."""
+    dataset = (
+        Dataset.objects.select_related("organization").filter(pk=dataset_id).first()
+        if dataset_id
+        else None
+    )
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token_hash = invite_token_hash(token)
+    with transaction.atomic():
+        contributor = Contributor.objects.select_for_update().get(pk=contributor_id)
+        if contributor.user_id is not None:
+            return False
+        contributor.invite_token_hash = token_hash
+        contributor.invited_at = None
+        contributor.save(update_fields=["invite_token_hash", "invited_at"])
+
+    context = {
+        "contributor": contributor,
+        "dataset": dataset,
+        "organization": dataset.organization if dataset else None,
+        "claim_url": claim_url(token),
+        "expires_days": invite_ttl().days,
+    }
+    subject = " ".join(
+        render_to_string("contributors/email/invitation_subject.txt", context).split()
+    )
+    body = render_to_string("contributors/email/invitation.txt", context)
+    send_mail(subject, body, None, [contributor.email])
+
+    with transaction.atomic():
+        sent = Contributor.objects.filter(
+            pk=contributor_id, invite_token_hash=token_hash, user__isnull=True
+        ).update(invited_at=timezone.now())
+        if sent:
+            audit_record(
+                actor=None,
+                organization=dataset.organization if dataset else None,
+                action="contributor.invite",
+                obj=contributor,
+                data={"dataset": dataset.public_id if dataset else None},
+            )
+    return bool(sent)
+
+
+def contributor_claim(*, token: str, user: User) -> Contributor:
+    """Link `user` to the contributor the invitation token was sent to. The token is one-time
+    (its hash is cleared) and expires after CONTRIBUTOR_INVITE_TTL_SECONDS. A user is at most one
+    contributor. The earnings already accrued are on the contributor's payee, so nothing moves."""
+    token = (token or "").strip()
+    if not token or len(token) > 200:
+        raise NotFound("This invitation link is not valid.", code="invitation_invalid")
+    with transaction.atomic():
+        contributor = (
+            Contributor.objects.select_for_update()
+            .filter(invite_token_hash=invite_token_hash(token))
+            .exclude(invite_token_hash="")
+            .first()
+        )
+        if contributor is None or contributor.user_id is not None:
+            raise NotFound(
+                "This invitation link is not valid or was already used.",
+                code="invitation_invalid",
+            )
+        if contributor.invited_at is None or contributor.invited_at < timezone.now() - invite_ttl():
+            raise Gone(
+                "This invitation has expired; ask the organisation to send it again.",
+                code="invitation_expired",
+            )
+        other = Contributor.objects.filter(user=user).exclude(pk=contributor.pk).first()
+        if other is not None:
+            raise Conflict(
+                "Your account already belongs to another contributor profile.",
+                code="contributor_already_linked",
+            )
+        contributor.user = user
+        contributor.claimed_at = timezone.now()
+        contributor.invite_token_hash = ""
+        try:
+            with transaction.atomic():
+                contributor.save(update_fields=["user", "claimed_at", "invite_token_hash"])
+        except IntegrityError:
+            # Another claim linked this user to a contributor at the same moment.
+            raise Conflict(
+                "Your account already belongs to another contributor profile.",
+                code="contributor_already_linked",
+            ) from None
+        payee_for_contributor(contributor)
+        audit_record(
+            actor=user,
+            organization=None,
+            action="contributor.claim",
+            obj=contributor,
+            data={"email": contributor.email},
+        )
+    return contributor
