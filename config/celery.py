@@ -32,6 +32,11 @@ BEAT_SCHEDULE = {
         "task": "marketplace.tasks.check_runs_requeue_stale",
         "schedule": crontab(minute="*/10"),
     },
+    # Sales past the refund window: pending -> available (idempotent, per sale).
+    "payouts-holds-release": {
+        "task": "payouts.tasks.holds_release",
+        "schedule": crontab(minute=23),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

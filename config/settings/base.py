@@ -241,3 +241,7 @@ DEFAULT_FROM_EMAIL = env(
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+
+# --- Ledger and payouts ------------------------------------------------------------------------
+# Sale proceeds stay `pending` this long (refunds come out of pending), then become `available`.
+REFUND_WINDOW_DAYS = env.int("REFUND_WINDOW_DAYS", default=14)

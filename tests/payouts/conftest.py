@@ -1,0 +1,53 @@
+"""Ledger test state, built the production way: a dataset published through the API and the
+review service, share tables through the contributors service, postings through ours."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from contributors.models import Payee, ShareTable
+from contributors.services.shares import share_table_set
+from marketplace.models import DatasetVersion, Organization, User
+from tests.catalogue_helpers import publish_dataset
+from tests.factories import make_key
+
+
+@dataclass
+class Seller:
+    secret: str
+    organization: Organization
+    owner: User
+
+
+@pytest.fixture
+def seller() -> Seller:
+    secret, key = make_key(uploads=True)
+    return Seller(secret=secret, organization=key.organization, owner=key.user)
+
+
+@pytest.fixture
+def version(seller) -> DatasetVersion:
+    _, published = publish_dataset(
+        seller.secret, name="Ledger test speech", isPaid=True, basePriceCents=1000
+    )
+    return published
+
+
+def set_shares(
+    version: DatasetVersion, owner: User, lines: list[tuple[str, int | str]], *, basis="percentage"
+) -> ShareTable:
+    """lines: ("org", amount) for the owning organisation or (email, amount); the amount is a
+    percent (str or int) or a weight, per `basis`."""
+    key = "percent" if basis == "percentage" else "weight"
+    shares = [
+        {"organization": True, key: amount} if who == "org" else {"email": who, key: amount}
+        for who, amount in lines
+    ]
+    table, _ = share_table_set(dataset=version.dataset, basis=basis, shares=shares, actor=owner)
+    return table
+
+
+def payee_of(table: ShareTable, who: str) -> Payee:
+    if who == "org":
+        return Payee.objects.get(organization=table.dataset.organization)
+    return Payee.objects.get(contributor__email=who)
