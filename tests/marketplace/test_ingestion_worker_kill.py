@@ -8,10 +8,10 @@ import subprocess
 import sys
 import tarfile
 import time
+import uuid
 import zlib
 
 import pytest
-import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
@@ -86,6 +86,10 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> str:
     return out.decode(errors="replace")
 
 
+class TimedOut(AssertionError):
+    pass
+
+
 def wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -93,20 +97,21 @@ def wait_for(predicate, timeout: float, what: str):
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise TimedOut(f"timed out waiting for {what}")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_sigkill_mid_run_then_restart_completes_the_run_once():
     db = settings.DATABASES["default"]
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+    # A queue of its own: no other consumer of the test broker can take these messages.
+    queue = f"kill-test-{uuid.uuid4().hex[:8]}"
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="config.settings.test",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         AWS_S3_ENDPOINT_URL=settings.AWS_S3_ENDPOINT_URL,
         CELERY_TASK_ALWAYS_EAGER="false",
+        CELERY_TASK_DEFAULT_QUEUE=queue,
         # Short, so the restarted worker restores the dead worker's unacknowledged message now
         # rather than after the production timeout (which must exceed the longest task).
         CELERY_VISIBILITY_TIMEOUT="2",
@@ -119,6 +124,7 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
     upload_bytes(client, sid, big_tsv_archive(480), part_size=32 * MiB)
 
     app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.update(task_routes={"marketplace.tasks.*": {"queue": queue}})
     worker = start_worker(env)
     try:
         response = client.post(f"/api/submissions/{sid}", {"agreeToSubmit": True}, format="json")
@@ -148,8 +154,11 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
             30,
             "the submission to leave `checking`",
         )
+    except TimedOut as exc:
+        raise AssertionError(f"{exc}\n--- worker log ---\n{stop(worker)[-4000:]}") from exc
     finally:
         app.conf.CELERY_TASK_ALWAYS_EAGER = True
+        app.conf.update(task_routes=None)
         log = stop(worker)
     run.refresh_from_db()
     assert run.status in (CheckRun.Status.PASSED, CheckRun.Status.WARNED), log[-3000:]
