@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["catalog", "upload", "ingest", "split"]
+BENCHMARKS = ["catalog", "upload", "ingest", "split", "payout"]
 RESULT_PREFIXES = ("bench ", "target ")
 
 

@@ -37,6 +37,18 @@ BEAT_SCHEDULE = {
         "task": "payouts.tasks.holds_release",
         "schedule": crontab(minute=23),
     },
+    # A payout run per currency with payable balances, executed after commit.
+    "payout-runs-create": {
+        "task": "payouts.tasks.payout_runs_create",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    # Unfinished runs again: after a Stripe outage or a crash, and to confirm sent transfers.
+    "payout-runs-execute-open": {
+        "task": "payouts.tasks.payout_runs_execute_open",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Every Stripe charge, refund and transfer matched to exactly one ledger transaction.
+    "payouts-reconcile": {"task": "payouts.tasks.reconcile", "schedule": crontab(hour=4, minute=0)},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -18,8 +18,10 @@ Conventions (see DESIGN.md, Money):
 Only `payouts.services` writes these tables.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 
 MICRO_PER_CENT = 10_000
 MICRO_PER_UNIT = 1_000_000
@@ -42,6 +44,9 @@ class LedgerAccount(models.Model):
         PAYEE_PENDING = "payee_pending"
         # Credit-normal (liability): a payee's share released from the hold, payable.
         PAYEE_AVAILABLE = "payee_available"
+        # Credit-normal (liability): money reserved for payout lines whose Stripe transfer is
+        # not made yet; zero whenever no payout line is pending or sending.
+        PAYOUT_IN_TRANSIT = "payout_in_transit"
 
     PAYEE_KINDS = (Kind.PAYEE_PENDING, Kind.PAYEE_AVAILABLE)
     DEBIT_NORMAL_KINDS = (Kind.PAYMENT_CLEARING, Kind.PROCESSOR_FEES)
@@ -106,6 +111,15 @@ class JournalTransaction(models.Model):
         REFUND = "refund"
         HOLD_RELEASE = "hold_release"
         PROCESSOR_FEE = "processor_fee"
+        # A payout run reserves each line's amount: payee available -> payout in transit
+        # (`payout-run:<run id>`, one entry per line).
+        PAYOUT_RESERVE = "payout_reserve"
+        # A line's Stripe transfer was made: payout in transit -> payment clearing
+        # (`payout-line:<line id>`, external_reference = the transfer id).
+        PAYOUT = "payout"
+        # A line's transfer was refused: payout in transit -> payee available
+        # (`payout-reversal:<line id>`).
+        PAYOUT_REVERSAL = "payout_reversal"
 
     # Position in the hash chain: 1, 2, 3, ... without gaps (assigned under the chain lock).
     sequence = models.PositiveBigIntegerField(unique=True)
@@ -206,3 +220,178 @@ class Entry(models.Model):
 
     def __str__(self):
         return f"{self.amount:+d} {self.currency} on account {self.account_id}"
+
+
+class PayoutRun(models.Model):
+    """One payout run in one currency: a line per payee that was owed at least the threshold.
+    Created by `payout_run_create`, executed (any number of times) by `payout_run_execute`."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"  # some line is pending, sending or sent
+        COMPLETED = "completed"  # every line is paid or failed
+
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    threshold_cents = models.PositiveBigIntegerField()
+    line_count = models.PositiveIntegerField(default=0)
+    total_cents = models.PositiveBigIntegerField(default=0)
+    # The posting that reserved every line's amount (null for a run without lines).
+    reserve_transaction = models.OneToOneField(
+        JournalTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payout_run",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    last_executed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.CheckConstraint(
+                name="payout_run_currency_format", condition=Q(currency__regex=CURRENCY_RE)
+            ),
+        ]
+
+    def __str__(self):
+        return f"payout run {self.pk} ({self.currency}, {self.line_count} lines)"
+
+    @property
+    def transfer_group(self) -> str:
+        return f"payout-run-{self.pk}"
+
+
+class PayoutLine(models.Model):
+    """One payee's payout in a run: pending -> sending -> sent -> paid | failed.
+
+    `sending` is set in its own short transaction before the Stripe call (the idempotency key,
+    the line id, is stored at creation); a crash leaves the line `sending`, and a later
+    execution finds the transfer (or makes it with the same key) instead of paying twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        PAID = "paid"
+        FAILED = "failed"
+
+    UNFINISHED = (Status.PENDING, Status.SENDING, Status.SENT)
+
+    # Indexed by the composite indexes below (a run's lines by status, a payee's lines). The
+    # references are checked set-based, once per INSERT statement, by a trigger (migration
+    # 0003), not by per-row foreign-key triggers: a run inserts 100,000 lines, and per-row
+    # checks lock each payee row and cost a third of the run. Lines are never re-assigned and
+    # runs and lines are never deleted (triggers refuse both); a payee with a line has ledger
+    # accounts, whose real foreign key keeps the payee row.
+    run = models.ForeignKey(
+        PayoutRun,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
+    )
+    payee = models.ForeignKey(
+        "contributors.Payee",
+        on_delete=models.PROTECT,
+        related_name="payout_lines",
+        db_index=False,
+        db_constraint=False,
+    )
+    currency = models.CharField(max_length=3)
+    amount_cents = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # The payee's connected account when the line was created.
+    destination = models.CharField(max_length=64)
+    # Stripe Idempotency-Key of the transfer: str(id), stored with the row, before any call
+    # (unique because the id is: a check constraint instead of a second unique index).
+    idempotency_key = models.CharField(max_length=64)
+    transfer_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.TextField(blank=True)
+    # The line's own postings (`payout-line:<id>`, `payout-reversal:<id>`; unique by their
+    # idempotency keys). Like Entry's references, not enforced by per-row foreign-key triggers
+    # and not indexed: journal transactions are append-only (never updated or deleted), these
+    # columns are set only by the services from the row they just posted, and a run inserts
+    # 100,000 lines with both NULL.
+    payout_transaction = models.ForeignKey(
+        JournalTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payout_lines",
+        db_constraint=False,
+        db_index=False,
+    )
+    reversal_transaction = models.ForeignKey(
+        JournalTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_payout_lines",
+        db_constraint=False,
+        db_index=False,
+    )
+    created_at = models.DateTimeField()
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            # A payee is never in two unfinished lines of one currency.
+            models.UniqueConstraint(
+                fields=["payee", "currency"],
+                condition=Q(status__in=["pending", "sending", "sent"]),
+                name="uniq_payout_line_unfinished_payee",
+            ),
+            models.CheckConstraint(
+                name="payout_line_amount_positive", condition=Q(amount_cents__gt=0)
+            ),
+            models.CheckConstraint(
+                name="payout_line_idempotency_key_is_id",
+                condition=Q(idempotency_key=Cast("id", models.CharField())),
+            ),
+            models.CheckConstraint(
+                name="payout_line_sent_has_transfer",
+                condition=~Q(status__in=["sent", "paid"]) | ~Q(transfer_id=""),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["run", "status"], name="payout_line_run_status"),
+            models.Index(fields=["payee", "-created_at"], name="payout_line_payee_created"),
+            # Reconciliation looks lines up by transfer; most lines of a new run have none.
+            models.Index(
+                fields=["transfer_id"],
+                name="payout_line_transfer",
+                condition=~Q(transfer_id=""),
+            ),
+        ]
+
+    def __str__(self):
+        return f"payout line {self.pk}: {self.amount_cents} {self.currency} to {self.payee_id}"
+
+
+class ReconciliationReport(models.Model):
+    """One reconciliation of the ledger against Stripe (see services.reconciliation): what was
+    compared, and every problem found. Written once, never edited."""
+
+    created_at = models.DateTimeField()
+    ok = models.BooleanField()
+    # {"charges": n, "refunds": n, "transfers": n, "matched": n}
+    counts = models.JSONField(default=dict)
+    # [{"problem": ..., "object": ..., "id": ..., "detail": ...}, ...]
+    problems = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        state = "OK" if self.ok else f"{len(self.problems)} problems"
+        return f"reconciliation {self.created_at:%Y-%m-%d %H:%M} ({state})"

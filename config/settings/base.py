@@ -245,3 +245,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 # --- Ledger and payouts ------------------------------------------------------------------------
 # Sale proceeds stay `pending` this long (refunds come out of pending), then become `available`.
 REFUND_WINDOW_DAYS = env.int("REFUND_WINDOW_DAYS", default=14)
+# Payout runs pay every payee whose available balance reaches the threshold (per currency, cents);
+# only the currencies listed here are paid out by the periodic task.
+PAYOUT_THRESHOLD_CENTS = env.json("PAYOUT_THRESHOLD_CENTS", default={"usd": 1000})
+# A line left `sending` by a crash is taken over (and looked up at Stripe) after this long.
+PAYOUT_SENDING_LEASE_SECONDS = env.int("PAYOUT_SENDING_LEASE_SECONDS", default=300)

@@ -1,0 +1,60 @@
+"""The payee API: what the caller is owed and what was paid to them. Only the caller's own
+payees are ever read (the key's organisation, if the caller owns it, and the contributor profile
+the caller claimed): there is no id in these URLs to point at anyone else's."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payouts import serializers as wire
+from payouts.selectors import payee_earnings, payees_of_user, payout_lines_of_payees
+
+
+def _payees(request):
+    return payees_of_user(
+        user=request.user, organization=getattr(request.auth, "organization", None)
+    )
+
+
+class EarningsApi(APIView):
+    @extend_schema(
+        responses={200: wire.EarningsSerializer},
+        summary="The caller's earnings: pending, available and paid, per currency and dataset",
+        description=(
+            "`organization`: the key's organisation (owners only, else null); `contributor`: "
+            "the caller as an individual contributor, if they claimed a profile (else null). "
+            "Ledger amounts in micro-units, payouts in cents."
+        ),
+        operation_id="earnings_get",
+    )
+    def get(self, request):
+        payees = _payees(request)
+        body = {
+            role: payee_earnings(payee=payee) if payee is not None else None
+            for role, payee in payees.items()
+        }
+        return Response(wire.earnings_wire(body))
+
+
+class PayoutsApi(APIView):
+    @extend_schema(
+        parameters=[wire.PayoutsQuerySerializer],
+        responses={200: wire.PayoutPageSerializer},
+        summary="The caller's payout lines with their status, newest first",
+        operation_id="payouts_list",
+    )
+    def get(self, request):
+        params = wire.PayoutsQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page, limit = params.validated_data["page"], params.validated_data["limit"]
+        ids = [p.pk for p in _payees(request).values() if p is not None]
+        lines = payout_lines_of_payees(payee_ids=ids)
+        start = (page - 1) * limit
+        return Response(
+            {
+                "items": wire.PayoutLineSerializer(lines[start : start + limit], many=True).data,
+                "total": lines.count(),
+                "page": page,
+                "limit": limit,
+            }
+        )

@@ -1,0 +1,223 @@
+"""Reads of the payouts app: a payee's earnings and payout lines, and the audit trail of a
+payout line back to the sales it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import QuerySet, Sum
+
+from contributors.models import Payee
+from marketplace.models import Membership, Organization, User
+from payouts.models import JournalTransaction, LedgerAccount, PayoutLine
+
+Kind = LedgerAccount.Kind
+TxKind = JournalTransaction.Kind
+
+
+@dataclass
+class CurrencyEarnings:
+    currency: str
+    pending: int = 0  # micro-units, inside the refund window
+    available: int = 0  # micro-units, payable (negative: owed back after a refund)
+    in_payout: int = 0  # cents in unfinished payout lines (pending / sending / sent)
+    paid: int = 0  # cents in paid payout lines
+
+
+@dataclass
+class DatasetEarnings:
+    dataset_id: str
+    name: str
+    currency: str
+    earned: int = 0  # micro-units: sale shares minus refunds
+    pending: int = 0  # micro-units of it still inside the refund window
+
+
+@dataclass
+class PayeeEarnings:
+    payee: Payee
+    currencies: list[CurrencyEarnings] = field(default_factory=list)
+    datasets: list[DatasetEarnings] = field(default_factory=list)
+
+
+def payees_of_user(*, user: User, organization: Organization | None) -> dict[str, Payee | None]:
+    """The payees whose money the caller may see: the organisation's (owners of the key's
+    organisation only) and the contributor profile the user claimed. Never created here."""
+    org_payee = None
+    if (
+        organization is not None
+        and Membership.objects.filter(
+            organization=organization, user=user, role=Membership.Role.OWNER
+        ).exists()
+    ):
+        org_payee = Payee.objects.filter(organization=organization).first()
+    contributor_payee = (
+        Payee.objects.filter(contributor__user=user).select_related("contributor").first()
+    )
+    return {"organization": org_payee, "contributor": contributor_payee}
+
+
+_BY_DATASET = """
+SELECT a.currency, d.public_id, d.name, a.kind, sum(e.amount)
+FROM payouts_ledgeraccount a
+JOIN payouts_entry e ON e.account_id = a.id
+JOIN payouts_journaltransaction t ON t.id = e.transaction_id
+JOIN marketplace_datasetversion v ON v.id = t.dataset_version_id
+JOIN marketplace_dataset d ON d.id = v.dataset_id
+WHERE a.payee_id = %s AND t.kind IN ('sale', 'refund', 'hold_release')
+GROUP BY a.currency, d.public_id, d.name, a.kind
+ORDER BY a.currency, d.public_id
+"""
+
+
+def payee_earnings(*, payee: Payee) -> PayeeEarnings:
+    """Pending / available balances per currency from the ledger, cents in payout and paid from
+    the payout lines, and per dataset what the payee earned (sale shares minus refunds) and how
+    much of it is still pending. Payouts are not attributed to datasets: available money is
+    fungible across a payee's datasets. Three queries, whatever the size of the history."""
+    from payouts.services.balances import payee_balances
+
+    currencies: dict[str, CurrencyEarnings] = {}
+    for currency, balance in payee_balances(payee_id=payee.pk).items():
+        currencies[currency] = CurrencyEarnings(currency, balance.pending, balance.available)
+    lines = (
+        PayoutLine.objects.filter(payee=payee)
+        .values_list("currency", "status")
+        .annotate(total=Sum("amount_cents"))
+        .order_by()
+    )
+    for currency, status, total in lines:
+        row = currencies.setdefault(currency, CurrencyEarnings(currency))
+        if status == PayoutLine.Status.PAID:
+            row.paid += total
+        elif status in PayoutLine.UNFINISHED:
+            row.in_payout += total
+
+    datasets: dict[tuple[str, str], DatasetEarnings] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_BY_DATASET, [payee.pk])
+        rows = cursor.fetchall()
+    for currency, public_id, name, kind, total in rows:
+        row = datasets.setdefault((currency, public_id), DatasetEarnings(public_id, name, currency))
+        balance = LedgerAccount.normal_sign(kind) * int(total)
+        if kind == Kind.PAYEE_PENDING:
+            row.pending += balance
+        # Hold releases move money between the payee's own accounts: they cancel out here.
+        row.earned += balance
+    return PayeeEarnings(
+        payee,
+        [currencies[c] for c in sorted(currencies)],
+        sorted(datasets.values(), key=lambda d: (d.currency, d.name, d.dataset_id)),
+    )
+
+
+def payout_lines_of_payees(*, payee_ids: list[int]) -> QuerySet[PayoutLine]:
+    """The payees' payout lines, newest first (one query with the payee kind)."""
+    return (
+        PayoutLine.objects.filter(payee_id__in=payee_ids)
+        .select_related("payee")
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- audit trail ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaleSource:
+    id: int
+    sequence: int
+    idempotency_key: str  # `sale:<order ref>`
+    order_ref: str
+    external_reference: str
+    dataset_version_id: int | None
+    share: int  # micro-units credited to the payee by the sale (net of its refunds)
+
+
+def payout_line_sources(*, line: PayoutLine, limit: int = 500) -> list[SaleSource]:
+    """The sales whose shares made up the payee's available balance that this line paid: the
+    sales released into AVAILABLE after the payee's previous reservation and up to this line's
+    (available money is fungible, so this is the window of releases the line settled, oldest
+    first), with each sale's share for this payee net of its refunds."""
+    run = line.run
+    if run.reserve_transaction_id is None:
+        return []
+    upto = run.reserve_transaction.sequence
+    previous = (
+        PayoutLine.objects.filter(
+            payee_id=line.payee_id,
+            currency=line.currency,
+            pk__lt=line.pk,
+            run__reserve_transaction__isnull=False,
+        )
+        .exclude(status=PayoutLine.Status.FAILED)
+        .order_by("-pk")
+        .values_list("run__reserve_transaction__sequence", flat=True)
+        .first()
+    )
+    after = previous or 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.id, s.sequence, s.idempotency_key, s.external_reference, s.dataset_version_id,
+                   -(SELECT coalesce(sum(e2.amount), 0)
+                     FROM payouts_entry e2
+                     JOIN payouts_ledgeraccount a2 ON a2.id = e2.account_id
+                     JOIN payouts_journaltransaction t2 ON t2.id = e2.transaction_id
+                     WHERE a2.payee_id = %(payee)s
+                       AND (t2.id = s.id OR (t2.related_transaction_id = s.id
+                                             AND t2.kind = 'refund')))
+            FROM payouts_journaltransaction r
+            JOIN payouts_entry e ON e.transaction_id = r.id AND e.account_id = %(account)s
+            JOIN payouts_journaltransaction s ON s.id = r.related_transaction_id
+            WHERE r.kind = 'hold_release' AND r.sequence > %(after)s AND r.sequence < %(upto)s
+            ORDER BY s.sequence
+            LIMIT %(limit)s
+            """,
+            {
+                "payee": line.payee_id,
+                "account": _available_account_id(line),
+                "after": after,
+                "upto": upto,
+                "limit": limit,
+            },
+        )
+        rows = cursor.fetchall()
+    return [
+        SaleSource(pk, seq, key, key.removeprefix("sale:"), ref, version, int(share))
+        for pk, seq, key, ref, version, share in rows
+    ]
+
+
+def _available_account_id(line: PayoutLine) -> int | None:
+    return (
+        LedgerAccount.objects.filter(
+            payee_id=line.payee_id, kind=Kind.PAYEE_AVAILABLE, currency=line.currency
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def payee_statement(*, payee: Payee, currency: str, limit: int = 1000) -> list[dict]:
+    """The payee's AVAILABLE account as a statement, oldest first: each transaction that moved
+    it (release, refund, payout reservation, reversal) with its amount and the running balance,
+    in micro-units (credit-normal: positive = owed to the payee). Window-function SQL."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.sequence, t.created_at, t.kind, t.idempotency_key, t.external_reference,
+                   -e.amount AS amount,
+                   (-sum(e.amount) OVER (ORDER BY t.sequence))::bigint AS balance
+            FROM payouts_entry e
+            JOIN payouts_ledgeraccount a ON a.id = e.account_id
+            JOIN payouts_journaltransaction t ON t.id = e.transaction_id
+            WHERE a.payee_id = %s AND a.kind = %s AND a.currency = %s
+            ORDER BY t.sequence
+            LIMIT %s
+            """,
+            [payee.pk, Kind.PAYEE_AVAILABLE, currency, limit],
+        )
+        columns = [c.name for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
