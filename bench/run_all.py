@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["catalog", "upload", "ingest", "split", "payout"]
+BENCHMARKS = ["catalog", "upload", "ingest", "split", "payout", "download", "grant_check"]
 RESULT_PREFIXES = ("bench ", "target ")
 
 

@@ -49,6 +49,15 @@ BEAT_SCHEDULE = {
     },
     # Every Stripe charge, refund and transfer matched to exactly one ledger transaction.
     "payouts-reconcile": {"task": "payouts.tasks.reconcile", "schedule": crontab(hour=4, minute=0)},
+    # Access requests pending too long are flagged to staff; grants past their end expire.
+    "access-requests-mark-stale": {
+        "task": "licensing.tasks.access_requests_mark_stale",
+        "schedule": crontab(minute=23),
+    },
+    "grants-mark-expired": {
+        "task": "licensing.tasks.grants_mark_expired",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -15,6 +15,8 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include(api_patterns)),
+    # /.well-known/jwks.json, the terms page (/datasets/<id>/terms), /terms/login
+    path("", include("licensing.web_urls")),
     path("healthz", marketplace_views.healthz, name="healthz"),
     path("webhooks/stripe", marketplace_views.stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),

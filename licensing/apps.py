@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class LicensingConfig(AppConfig):
     name = "licensing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.models.signals import post_save
+
+        from licensing.signals import dataset_saved
+        from marketplace.models import Dataset
+
+        # A published dataset with a custom license gets its License row (a reaction of this
+        # app to a lower layer's change, wired here so marketplace never imports licensing).
+        post_save.connect(dataset_saved, sender=Dataset, dispatch_uid="licensing-dataset-saved")

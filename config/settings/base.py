@@ -250,3 +250,15 @@ REFUND_WINDOW_DAYS = env.int("REFUND_WINDOW_DAYS", default=14)
 PAYOUT_THRESHOLD_CENTS = env.json("PAYOUT_THRESHOLD_CENTS", default={"usd": 1000})
 # A line left `sending` by a crash is taken over (and looked up at Stripe) after this long.
 PAYOUT_SENDING_LEASE_SECONDS = env.int("PAYOUT_SENDING_LEASE_SECONDS", default=300)
+
+# --- Licensing -----------------------------------------------------------------------------------
+ACCESS_REQUEST_STALE_DAYS = env.int("ACCESS_REQUEST_STALE_DAYS", default=7)
+# Ed25519 signing keys of license certificates: one PEM, several concatenated, or a JSON list;
+# the first signs, all are published in /.well-known/jwks.json (rotation). Empty: a key is
+# generated and stored in the database (development), unless autogeneration is off.
+LICENSE_SIGNING_KEYS = env("LICENSE_SIGNING_KEYS", default="")
+LICENSE_SIGNING_KEY_AUTOGENERATE = env.bool("LICENSE_SIGNING_KEY_AUTOGENERATE", default=True)
+# A presigned download URL may be handed out again for this long (a tenth of its TTL at most).
+DOWNLOAD_URL_REUSE_SECONDS = env.int("DOWNLOAD_URL_REUSE_SECONDS", default=30)
+# Reverse proxies in front of the app whose X-Forwarded-For entries are trusted (download records).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)

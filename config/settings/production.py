@@ -90,3 +90,7 @@ LOGGING = {
         }
     },
 }
+
+# License certificates are signed with keys from the environment only (never generated).
+LICENSE_SIGNING_KEYS = env("LICENSE_SIGNING_KEYS")
+LICENSE_SIGNING_KEY_AUTOGENERATE = False

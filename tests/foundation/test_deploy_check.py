@@ -14,6 +14,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+def _ed25519_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
 def production_env(**overrides: str | None) -> dict[str, str]:
     """A production-like environment built from scratch (not inherited), so a developer's shell
     (DJANGO_DEBUG=1, SECURE_SSL_REDIRECT=false, ...) cannot change the outcome. A None value
@@ -35,6 +50,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
         "AWS_STORAGE_BUCKET_NAME": "datacollective-deploy-check",
         "STRIPE_SECRET_KEY": "sk_test_" + secrets.token_hex(12),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
+        "LICENSE_SIGNING_KEYS": _ed25519_pem(),
     }
     for name, value in overrides.items():
         if value is None:

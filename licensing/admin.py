@@ -1,0 +1,161 @@
+from django.contrib import admin, messages
+
+from licensing.models import (
+    AccessRequest,
+    Certificate,
+    DownloadSession,
+    Grant,
+    License,
+    SigningKey,
+    TermsAcceptance,
+    TermsDocument,
+)
+from licensing.services.access_requests import stale_after
+from licensing.services.grants import grant_revoke
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(License)
+class LicenseAdmin(admin.ModelAdmin):
+    """Staff review custom licenses here: set the flags to what the license text allows, then
+    tick `reviewed`. Changing flags changes the terms hash of every dataset under the license
+    (buyers accept again)."""
+
+    list_display = [
+        "identifier",
+        "name",
+        "organization",
+        "commercial_use",
+        "derivatives",
+        "model_training",
+        "share_alike",
+        "attribution",
+        "reviewed",
+    ]
+    list_filter = ["reviewed", ("organization", admin.EmptyFieldListFilter)]
+    search_fields = ["identifier", "name", "organization__name"]
+    readonly_fields = ["organization", "content_sha256", "created_at", "updated_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TermsDocument)
+class TermsDocumentAdmin(ReadOnlyAdmin):
+    list_display = ["dataset", "terms_hash", "license_identifier", "created_at"]
+    search_fields = ["terms_hash", "dataset__public_id"]
+
+
+@admin.register(TermsAcceptance)
+class TermsAcceptanceAdmin(ReadOnlyAdmin):
+    list_display = ["accepted_at", "dataset", "organization", "user", "via", "ip", "terms_hash"]
+    list_filter = ["via"]
+    search_fields = ["public_id", "terms_hash", "dataset__public_id", "organization__name"]
+    list_select_related = ["dataset", "organization", "user"]
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = "stale (pending too long)"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [("yes", f"Pending for more than {stale_after().days} days"), ("no", "Not stale")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=AccessRequest.Status.PENDING, stale_since__isnull=False)
+        if self.value() == "no":
+            return queryset.exclude(status=AccessRequest.Status.PENDING, stale_since__isnull=False)
+        return queryset
+
+
+@admin.register(AccessRequest)
+class AccessRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "public_id",
+        "dataset",
+        "organization",
+        "status",
+        "requested_at",
+        "stale_since",
+        "decided_at",
+    ]
+    list_filter = [StaleFilter, "status", "auto_approved"]
+    search_fields = ["public_id", "dataset__public_id", "organization__name", "organization_name"]
+    list_select_related = ["dataset", "organization"]
+
+
+class CertificateInline(admin.TabularInline):
+    model = Certificate
+    extra = 0
+    can_delete = False
+    fields = ["public_id", "kid", "latest_version_number", "issued_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Grant)
+class GrantAdmin(ReadOnlyAdmin):
+    list_display = [
+        "public_id",
+        "organization",
+        "dataset",
+        "status",
+        "source",
+        "price_paid_cents",
+        "created_at",
+        "revoked_at",
+    ]
+    list_filter = ["status", "source"]
+    search_fields = ["public_id", "order_ref", "dataset__public_id", "organization__name"]
+    list_select_related = ["organization", "dataset"]
+    inlines = [CertificateInline]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for the revoke action; every field stays read-only.
+        return request.user.is_staff
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.action(description="Revoke selected grants")
+    def revoke(self, request, queryset):
+        for grant in queryset.order_by("pk"):
+            grant_revoke(grant=grant, actor=request.user, reason="Revoked by staff.")
+        messages.success(request, f"Revoked {queryset.count()} grant(s).")
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    list_display = ["kid", "created_at", "retired_at"]
+    exclude = ["private_key_pem"]
+
+
+@admin.register(DownloadSession)
+class DownloadSessionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "dataset",
+        "organization",
+        "user",
+        "kind",
+        "basis",
+        "source_function",
+        "ip",
+    ]
+    list_filter = ["kind", "basis", "source_function"]
+    search_fields = ["public_id", "dataset__public_id", "organization__name"]
+    list_select_related = ["dataset", "organization", "user"]

@@ -1,0 +1,7 @@
+def dataset_saved(sender, instance, **kwargs):
+    from licensing.services.licenses import license_custom_ensure
+
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and "latest_version" not in update_fields:
+        return
+    license_custom_ensure(dataset=instance)
