@@ -14,3 +14,12 @@ class LicensingConfig(AppConfig):
         # A published dataset with a custom license gets its License row (a reaction of this
         # app to a lower layer's change, wired here so marketplace never imports licensing).
         post_save.connect(dataset_saved, sender=Dataset, dispatch_uid="licensing-dataset-saved")
+
+        from licensing.services import orders
+        from marketplace.webhooks import stripe_handler_register
+
+        stripe_handler_register("payment_intent.succeeded", orders.handle_payment_intent_event)
+        stripe_handler_register("payment_intent.canceled", orders.handle_payment_intent_event)
+        stripe_handler_register("payment_intent.payment_failed", orders.handle_payment_failed)
+        stripe_handler_register("charge.refunded", orders.handle_charge_refunded)
+        stripe_handler_register("charge.dispute.created", orders.handle_dispute)

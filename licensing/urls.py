@@ -2,12 +2,14 @@
 
 from django.urls import path
 
-from licensing import api
+from licensing import api, api_orders
 
 app_name = "licensing"
 
 urlpatterns = [
     path("licenses", api.LicenseListApi.as_view(), name="licenses"),
+    path("orders", api_orders.OrderListApi.as_view(), name="orders"),
+    path("orders/<str:order_id>", api_orders.OrderDetailApi.as_view(), name="order-detail"),
     path("datasets/<str:id_or_slug>/terms", api.DatasetTermsApi.as_view(), name="dataset-terms"),
     path(
         "datasets/<str:id_or_slug>/access-requests",

@@ -2,6 +2,7 @@ from .access import AccessRequest
 from .downloads import DownloadSession
 from .grants import Certificate, Grant, SigningKey
 from .licenses import License, TermsAcceptance, TermsDocument
+from .orders import Order
 
 __all__ = [
     "AccessRequest",
@@ -9,6 +10,7 @@ __all__ = [
     "DownloadSession",
     "Grant",
     "License",
+    "Order",
     "SigningKey",
     "TermsAcceptance",
     "TermsDocument",

@@ -52,6 +52,11 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
         "DEMO_ADMIN_PASSWORD",
         "DEMO_PROVIDER_API_KEY",
         "DEMO_BUYER_API_KEY",
+        "DEMO_FREE_DATASET_ID",
+        "DEMO_RESTRICTED_DATASET_ID",
+        "DEMO_PAID_DATASET_ID",
+        "STRIPE_API_BASE",
+        "STRIPE_SECRET_KEY",
     ):
         assert first.get(var), var
     assert first["MDC_API_URL"].endswith("/api")

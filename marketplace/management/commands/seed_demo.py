@@ -109,4 +109,8 @@ class Command(BaseCommand):
         prefix = api_key_parse(values["DEMO_PROVIDER_API_KEY"])[0]
         provider_key = ApiKey.objects.select_related("organization", "user").get(prefix=prefix)
         reviewer = User.objects.get(username=ADMIN)
-        return demo_datasets_ensure(provider_key=provider_key, reviewer=reviewer)
+        out = demo_datasets_ensure(provider_key=provider_key, reviewer=reviewer)
+        # So a client can confirm a PaymentIntent with a test card, as Stripe.js would.
+        out["STRIPE_API_BASE"] = settings.STRIPE_API_BASE
+        out["STRIPE_SECRET_KEY"] = settings.STRIPE_SECRET_KEY
+        return out

@@ -1,0 +1,94 @@
+"""Orders API: POST/GET /api/orders, GET /api/orders/{id} (the caller's organisation only)."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from licensing.models import Order
+from licensing.services.orders import order_create
+
+ORDER_PAGE_MAX = 100
+
+
+def order_wire(order: Order) -> dict:
+    return {
+        "id": order.public_id,
+        "datasetId": order.dataset.public_id,
+        "datasetVersion": order.dataset_version.number,
+        "status": order.status,
+        "termsHash": order.terms_hash,
+        "basePriceCents": order.base_price_cents,
+        "platformFeeCents": order.platform_fee_cents,
+        "totalPriceCents": order.total_price_cents,
+        "currency": order.currency,
+        "paymentIntentId": order.payment_intent_id,
+        "clientSecret": order.client_secret or None,
+        "refundedCents": order.refunded_cents,
+        "disputed": order.disputed_at is not None,
+        "createdAt": order.created_at.isoformat(),
+        "paidAt": order.paid_at.isoformat() if order.paid_at else None,
+    }
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    datasetId = serializers.CharField(max_length=64)
+
+
+class OrderListApi(APIView):
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        summary="Your organisation's orders",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        operation_id="orders_list",
+    )
+    def get(self, request):
+        try:
+            page = max(1, int(request.query_params.get("page", 1)))
+            limit = min(ORDER_PAGE_MAX, max(1, int(request.query_params.get("limit", 24))))
+        except ValueError:
+            raise serializers.ValidationError(
+                {"page": ["page and limit must be integers."]}
+            ) from None
+        orders = Order.objects.filter(organization=request.auth.organization).select_related(
+            "dataset", "dataset_version"
+        )
+        total = orders.count()
+        items = orders.order_by("-created_at", "-pk")[(page - 1) * limit : page * limit]
+        return Response(
+            {"items": [order_wire(o) for o in items], "total": total, "page": page, "limit": limit}
+        )
+
+    @extend_schema(
+        request=OrderCreateSerializer,
+        responses={201: inline_serializer("OrderCreated", {"id": serializers.CharField()})},
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
+        ],
+        summary="Order a paid dataset: creates a Stripe PaymentIntent for totalPriceCents",
+        operation_id="orders_create",
+    )
+    def post(self, request):
+        body = OrderCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = order_create(
+            key=request.auth,
+            dataset_id=body.validated_data["datasetId"],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
+        return Response(order_wire(order), status=status.HTTP_201_CREATED)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT, summary="One of your orders", operation_id="orders_detail"
+    )
+    def get(self, request, order_id: str):
+        order = get_object_or_404(
+            Order.objects.select_related("dataset", "dataset_version"),
+            organization=request.auth.organization,
+            public_id=order_id,
+        )
+        return Response(order_wire(order))

@@ -1,0 +1,323 @@
+"""Orders and payments.
+
+An order is created with the client's Idempotency-Key (same key → same order and one Stripe
+PaymentIntent; same key with another body → 422). Payment state is never taken from a webhook's
+payload: every event makes us re-fetch the PaymentIntent and its charge from Stripe and bring the
+order to what Stripe says (`order_payment_sync`), so duplicates, concurrent deliveries and any
+order of events converge on the same state. Paid → `sale_post` + grant in one transaction;
+refunds → `refund_post` per Stripe refund (idempotent by refund id), a full refund revokes the
+grant; a dispute flags the order for staff."""
+
+import hashlib
+import json
+import logging
+
+import stripe
+from django.db import transaction
+from django.utils import timezone
+
+from licensing.errors import PaymentRequired  # noqa: F401 - re-exported for callers
+from licensing.models import Grant, Order
+from licensing.selectors import dataset_terms, grant_active_for, terms_acceptance_latest
+from licensing.services.grants import grant_issue, grant_revoke
+from marketplace.models import ApiKey, Dataset
+from marketplace.payments import stripe_client
+from marketplace.pricing import platform_fee_cents
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
+from payouts.services import refund_post, sale_post
+
+logger = logging.getLogger(__name__)
+
+
+class PaymentProviderUnavailable(ServiceError):
+    status_code = 503
+    code = "payment_provider_unavailable"
+
+
+def request_fingerprint(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _orderable_dataset(*, key: ApiKey, dataset_id: str) -> Dataset:
+    from licensing.models import AccessRequest
+
+    dataset = (
+        Dataset.objects.select_related("latest_version", "organization")
+        .filter(public_id=dataset_id, latest_version__isnull=False)
+        .first()
+    )
+    if dataset is None or (
+        dataset.visibility == "private" and dataset.organization_id != key.organization_id
+    ):
+        raise NotFound(f"Dataset {dataset_id} not found.")
+    if dataset.removed_at is not None:
+        raise Invalid("This dataset was removed from the platform.", code="dataset_removed")
+    if dataset.organization_id == key.organization_id:
+        raise Conflict(
+            "Your organisation publishes this dataset; it needs no order.", code="own_dataset"
+        )
+    if not dataset.is_paid or not dataset.base_price_cents:
+        raise Conflict(
+            "This dataset is free: accept its terms and download it.", code="dataset_free"
+        )
+    if (
+        dataset.visibility == "restricted"
+        and not AccessRequest.objects.filter(
+            dataset=dataset, organization=key.organization, status="approved"
+        ).exists()
+    ):
+        raise Forbidden(
+            "This dataset is restricted: your organisation needs an approved access request "
+            f"(POST /api/datasets/{dataset.public_id}/access-requests) before buying it.",
+            code="access_not_approved",
+        )
+    return dataset
+
+
+def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order:
+    """Create (or return, for a repeated Idempotency-Key) an order and its PaymentIntent for
+    totalPriceCents. Requires accepted current terms (they are what the grant will name)."""
+    idempotency_key = (idempotency_key or "").strip()
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise Invalid(
+            "An Idempotency-Key header (1–255 characters) is required.",
+            code="idempotency_key_required",
+        )
+    fingerprint = request_fingerprint({"datasetId": dataset_id})
+    order = Order.objects.filter(
+        organization=key.organization, idempotency_key=idempotency_key
+    ).first()
+    if order is not None:
+        if order.request_fingerprint != fingerprint:
+            raise Invalid(
+                "This Idempotency-Key was used with a different request body.",
+                code="idempotency_key_reused",
+            )
+    else:
+        dataset = _orderable_dataset(key=key, dataset_id=dataset_id)
+        if grant_active_for(organization=key.organization, dataset=dataset) is not None:
+            raise Conflict(
+                "Your organisation already holds an active grant for this dataset.",
+                code="already_licensed",
+            )
+        terms = dataset_terms(dataset)
+        if (
+            terms_acceptance_latest(
+                organization=key.organization, dataset=dataset, terms_hash=terms.hash
+            )
+            is None
+        ):
+            raise Forbidden(
+                f"Accept the dataset's current terms first (POST /api/datasets/{dataset.public_id}/terms "
+                f'with {{"termsHash": "{terms.hash}"}}).',
+                code="terms_not_accepted",
+                termsHash=terms.hash,
+            )
+        base = dataset.base_price_cents
+        fee = platform_fee_cents(base)
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(
+                    organization=key.organization,
+                    user=key.user,
+                    dataset=dataset,
+                    dataset_version=dataset.latest_version,
+                    terms_hash=terms.hash,
+                    base_price_cents=base,
+                    platform_fee_cents=fee,
+                    total_price_cents=base + fee,
+                    currency=dataset.currency or "usd",
+                    idempotency_key=idempotency_key,
+                    request_fingerprint=fingerprint,
+                )
+                audit_record(
+                    actor=key.user,
+                    organization=key.organization,
+                    action="order.create",
+                    obj=order,
+                    data={"dataset": dataset.public_id, "total_cents": base + fee},
+                )
+        except Exception:
+            # A concurrent request with the same key won the insert: answer with its order.
+            order = Order.objects.filter(
+                organization=key.organization, idempotency_key=idempotency_key
+            ).first()
+            if order is None:
+                raise
+            if order.request_fingerprint != fingerprint:
+                raise Invalid(
+                    "This Idempotency-Key was used with a different request body.",
+                    code="idempotency_key_reused",
+                ) from None
+    if not order.payment_intent_id:
+        _payment_intent_attach(order)
+    return order
+
+
+def _payment_intent_attach(order: Order) -> None:
+    """Create the order's PaymentIntent (Stripe idempotency key derived from our row, so a retry
+    after a crash or a Stripe outage gets the same PaymentIntent) and store its id."""
+    try:
+        intent = stripe_client().payment_intents.create(
+            params={
+                "amount": order.total_price_cents,
+                "currency": order.currency,
+                "metadata": {"order_id": order.public_id, "dataset_id": order.dataset.public_id},
+            },
+            options={"idempotency_key": f"order:{order.public_id}"},
+        )
+    except stripe.APIConnectionError as exc:
+        raise PaymentProviderUnavailable(
+            "The payment provider is unreachable; retry with the same Idempotency-Key."
+        ) from exc
+    Order.objects.filter(pk=order.pk, payment_intent_id__isnull=True).update(
+        payment_intent_id=intent.id, client_secret=intent.client_secret or ""
+    )
+    order.refresh_from_db()
+
+
+def order_payment_sync(*, payment_intent_id: str) -> Order | None:
+    """Bring an order to the state Stripe reports for its PaymentIntent and charge. Idempotent
+    and order-independent; the Stripe reads happen before any row lock is taken."""
+    order = Order.objects.filter(payment_intent_id=payment_intent_id).first()
+    if order is None:
+        return None
+    client = stripe_client()
+    intent = client.payment_intents.retrieve(payment_intent_id)
+    charges = intent.get("charges")
+    charge = charges.data[0] if charges and charges.data else None
+    if charge is None and intent.get("latest_charge"):
+        charge = client.charges.retrieve(intent["latest_charge"])
+    if charge is not None:
+        charge = client.charges.retrieve(charge.id)  # with its refunds
+    return _order_apply(order_pk=order.pk, intent=intent, charge=charge)
+
+
+@transaction.atomic
+def _order_apply(*, order_pk: int, intent, charge) -> Order:
+    order = (
+        Order.objects.select_for_update()
+        .select_related("dataset", "dataset_version", "organization")
+        .get(pk=order_pk)
+    )
+    if intent.status == "succeeded" and order.status in (Order.Status.PENDING, Order.Status.FAILED):
+        if intent.amount != order.total_price_cents or intent.currency != order.currency:
+            raise Invalid(
+                f"PaymentIntent {intent.id} amount does not match order {order.public_id}."
+            )
+        order.status = Order.Status.PAID
+        order.paid_at = timezone.now()
+        order.charge_id = charge.id if charge is not None else ""
+        order.save(update_fields=["status", "paid_at", "charge_id", "updated_at"])
+        sale_post(
+            order_ref=order.public_id,
+            dataset_version=order.dataset_version,
+            gross_cents=order.total_price_cents,
+            platform_fee_cents=order.platform_fee_cents,
+            currency=order.currency,
+            external_reference=charge.id if charge is not None else intent.id,
+        )
+        grant_issue(
+            organization=order.organization,
+            dataset=order.dataset,
+            terms_hash=order.terms_hash,
+            source=Grant.Source.PURCHASE,
+            order=order,
+            actor=None,
+        )
+        audit_record(
+            actor=None,
+            organization=order.organization,
+            action="order.paid",
+            obj=order,
+            data={"payment_intent": intent.id},
+        )
+    elif intent.status in ("canceled",) and order.status == Order.Status.PENDING:
+        order.status = Order.Status.CANCELED
+        order.save(update_fields=["status", "updated_at"])
+    if order.status in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED) and charge is not None:
+        refunds = [
+            r
+            for r in (charge.get("refunds") or {}).get("data", [])
+            if r.get("status") in ("succeeded", "pending")
+        ]
+        for refund in sorted(refunds, key=lambda r: r["id"]):
+            refund_post(
+                refund_id=refund["id"], amount_cents=refund["amount"], order_ref=order.public_id
+            )
+        refunded = sum(r["amount"] for r in refunds)
+        if refunded and refunded != order.refunded_cents:
+            order.refunded_cents = refunded
+            order.status = (
+                Order.Status.REFUNDED
+                if refunded >= order.total_price_cents
+                else Order.Status.PARTIALLY_REFUNDED
+            )
+            order.save(update_fields=["refunded_cents", "status", "updated_at"])
+            if order.status == Order.Status.REFUNDED:
+                for grant in Grant.objects.filter(order_ref=order.public_id, status="active"):
+                    grant_revoke(grant=grant, actor=None, reason="order fully refunded")
+            audit_record(
+                actor=None,
+                organization=order.organization,
+                action="order.refund",
+                obj=order,
+                data={"refunded_cents": refunded},
+            )
+    return order
+
+
+def order_payment_failed(*, payment_intent_id: str) -> Order | None:
+    intent = stripe_client().payment_intents.retrieve(payment_intent_id)
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update().filter(payment_intent_id=payment_intent_id).first()
+        )
+        if (
+            order is not None
+            and order.status == Order.Status.PENDING
+            and intent.status != "succeeded"
+        ):
+            order.status = Order.Status.FAILED
+            order.save(update_fields=["status", "updated_at"])
+        return order
+
+
+@transaction.atomic
+def order_flag_dispute(*, charge_id: str, reason: str) -> Order | None:
+    order = Order.objects.select_for_update().filter(charge_id=charge_id).first()
+    if order is not None and order.disputed_at is None:
+        order.disputed_at = timezone.now()
+        order.dispute_reason = reason[:200]
+        order.save(update_fields=["disputed_at", "dispute_reason", "updated_at"])
+        audit_record(
+            actor=None,
+            organization=order.organization,
+            action="order.dispute",
+            obj=order,
+            data={"charge": charge_id, "reason": reason},
+        )
+    return order
+
+
+# --- webhook handlers (registered in LicensingConfig.ready) -----------------------------------
+
+
+def handle_payment_intent_event(event) -> None:
+    order_payment_sync(payment_intent_id=event.payload["data"]["object"]["id"])
+
+
+def handle_payment_failed(event) -> None:
+    order_payment_failed(payment_intent_id=event.payload["data"]["object"]["id"])
+
+
+def handle_charge_refunded(event) -> None:
+    charge = stripe_client().charges.retrieve(event.payload["data"]["object"]["id"])
+    if charge.get("payment_intent"):
+        order_payment_sync(payment_intent_id=charge["payment_intent"])
+
+
+def handle_dispute(event) -> None:
+    obj = event.payload["data"]["object"]
+    order_flag_dispute(charge_id=obj.get("charge", ""), reason=obj.get("reason", "") or "dispute")
