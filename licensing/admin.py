@@ -6,6 +6,7 @@ from licensing.models import (
     DownloadSession,
     Grant,
     License,
+    Order,
     SigningKey,
     TermsAcceptance,
     TermsDocument,
@@ -159,3 +160,37 @@ class DownloadSessionAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "basis", "source_function"]
     search_fields = ["public_id", "dataset__public_id", "organization__name"]
     list_select_related = ["dataset", "organization", "user"]
+
+
+class DisputedFilter(admin.SimpleListFilter):
+    title = "disputed"
+    parameter_name = "disputed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Disputed (needs staff)"), ("no", "Not disputed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(disputed_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(disputed_at__isnull=True)
+        return queryset
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    """Orders are changed only by payment events; disputes are flagged here for staff."""
+
+    list_display = [
+        "public_id",
+        "organization",
+        "dataset",
+        "status",
+        "total_price_cents",
+        "refunded_cents",
+        "disputed_at",
+        "created_at",
+    ]
+    list_filter = ["status", DisputedFilter]
+    search_fields = ["public_id", "payment_intent_id", "charge_id", "organization__name"]
+    exclude = ["client_secret"]

@@ -248,3 +248,41 @@ def test_orders_are_private_and_free_or_own_datasets_refused(
         403,
         "terms_not_accepted",
     )
+
+
+@pytest.mark.django_db
+def test_dispute_is_flagged_for_staff_in_the_admin(buyer, paid_dataset, client, reviewer):
+    order = order_for(buyer, paid_dataset)
+    charge = pay(order)
+    deliver_committed("payment_intent.succeeded", order["paymentIntentId"])
+    payload = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "object": "event",
+            "type": "charge.dispute.created",
+            "created": int(time.time()),
+            "livemode": False,
+            "data": {
+                "object": {
+                    "id": "dp_1",
+                    "object": "dispute",
+                    "charge": charge,
+                    "reason": "fraudulent",
+                }
+            },
+        }
+    ).encode()
+    ts = int(time.time())
+    mac = hmac.new(
+        settings.STRIPE_WEBHOOK_SECRET.encode(), b"%d.%s" % (ts, payload), hashlib.sha256
+    ).hexdigest()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert deliver(payload, f"t={ts},v1={mac}").status_code == 200
+    o = Order.objects.get(public_id=order["id"])
+    assert o.disputed_at is not None and o.dispute_reason == "fraudulent"
+    assert buyer.client.get(f"/api/orders/{order['id']}").json()["disputed"] is True
+    reviewer.is_superuser = True
+    reviewer.save()
+    client.force_login(reviewer)
+    page = client.get("/admin/licensing/order/?disputed=yes")
+    assert page.status_code == 200 and order["id"] in page.content.decode()
