@@ -18,10 +18,8 @@ session rows do not match the answered requests."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -34,84 +32,6 @@ WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 SLICES = int(os.environ.get("BENCH_SLICES", "5"))
 TARGET_RATIO = 0.3
-
-
-def load_post(
-    port: int,
-    path: str,
-    *,
-    headers: dict[str, str],
-    duration: float,
-    warmup: float,
-    concurrency: int,
-) -> LoadResult:
-    """`harness.load` for an empty-bodied POST with headers (as the SDK sends E4)."""
-    start = time.monotonic()
-    measure_from = start + warmup
-    stop_at = measure_from + duration
-    lock = threading.Lock()
-    latencies: list[float] = []
-    counters = {"requests": 0, "errors": 0, "reconnects": 0, "sent": 0}
-    samples: list[str] = []
-    request_headers = {"Accept": "application/json", "Content-Length": "0", **headers}
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        local_lat: list[float] = []
-        ok = err = reconnects = sent = 0
-        local_samples: list[str] = []
-        while True:
-            t0 = time.monotonic()
-            if t0 >= stop_at:
-                break
-            try:
-                conn.request("POST", path, headers=request_headers)
-                resp = conn.getresponse()
-                body = resp.read()
-                status = resp.status
-                if resp.will_close:
-                    conn.close()
-                    reconnects += 1
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                status, body = None, repr(exc).encode()
-            if status == 200:
-                sent += 1
-            t1 = time.monotonic()
-            if t1 < measure_from:
-                continue
-            if status == 200:
-                ok += 1
-                local_lat.append((t1 - t0) * 1000)
-            else:
-                err += 1
-                if len(local_samples) < 3:
-                    local_samples.append(f"{status}: {body[:200]!r}")
-        conn.close()
-        with lock:
-            latencies.extend(local_lat)
-            counters["requests"] += ok
-            counters["errors"] += err
-            counters["reconnects"] += reconnects
-            counters["sent"] += sent
-            samples.extend(local_samples)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    measured = max(time.monotonic(), stop_at) - measure_from
-    result = LoadResult(
-        requests=counters["requests"],
-        seconds=measured,
-        latencies_ms=latencies,
-        errors=counters["errors"],
-        error_samples=samples[:5],
-        reconnects=counters["reconnects"],
-    )
-    result.sessions = counters["sent"]  # every 200, warm-up included: one session row each
-    return result
 
 
 def setup(stack: Stack) -> tuple[str, str]:
@@ -192,15 +112,16 @@ def main() -> int:
 
         def run_session(duration: float, warmup: float) -> LoadResult:
             nonlocal errors, answered
-            result = load_post(
+            result = load(
                 stack.web_port,
                 path,
+                method="POST",
                 headers=headers,
                 duration=duration,
                 warmup=warmup,
                 concurrency=CONCURRENCY,
             )
-            answered += result.sessions
+            answered += result.successes_total
             if result.errors:
                 errors += result.errors
                 log(f"{path}: {result.errors} non-200 answers, e.g. {result.error_samples}")

@@ -286,6 +286,8 @@ class LoadResult:
     errors: int
     error_samples: list[str] = field(default_factory=list)
     reconnects: int = 0
+    # Every 200 answer, warm-up included (e.g. one download-session row each).
+    successes_total: int = 0
 
     @property
     def rps(self) -> float:
@@ -306,29 +308,34 @@ def load(
     duration: float = 10.0,
     warmup: float = 2.0,
     concurrency: int = 4,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """GET `path` from `concurrency` threads, each on its own keep-alive connection, for
-    `warmup` seconds (not recorded) then `duration` seconds (recorded). A request counts in the
-    window in which it completes."""
+    """`method` `path` (no body) from `concurrency` threads, each on its own keep-alive
+    connection, for `warmup` seconds (not recorded) then `duration` seconds (recorded). A
+    request counts in the window in which it completes."""
     start = time.monotonic()
     measure_from = start + warmup
     stop_at = measure_from + duration
     lock = threading.Lock()
     latencies: list[float] = []
-    counters = {"requests": 0, "errors": 0, "reconnects": 0}
+    counters = {"requests": 0, "errors": 0, "reconnects": 0, "sent": 0}
     samples: list[str] = []
+    request_headers = {"Accept": "application/json", **(headers or {})}
+    if method != "GET":
+        request_headers["Content-Length"] = "0"
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         local_lat: list[float] = []
-        ok = err = reconnects = 0
+        ok = err = reconnects = sent = 0
         local_samples: list[str] = []
         while True:
             t0 = time.monotonic()
             if t0 >= stop_at:
                 break
             try:
-                conn.request("GET", path, headers={"Accept": "application/json"})
+                conn.request(method, path, headers=request_headers)
                 resp = conn.getresponse()
                 body = resp.read()
                 status = resp.status
@@ -338,6 +345,8 @@ def load(
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 status, body = None, repr(exc).encode()
+            if status == 200:
+                sent += 1
             t1 = time.monotonic()
             if t1 < measure_from:
                 continue
@@ -354,6 +363,7 @@ def load(
             counters["requests"] += ok
             counters["errors"] += err
             counters["reconnects"] += reconnects
+            counters["sent"] += sent
             samples.extend(local_samples)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
@@ -369,4 +379,5 @@ def load(
         errors=counters["errors"],
         error_samples=samples[:5],
         reconnects=counters["reconnects"],
+        successes_total=counters["sent"],
     )
