@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     # /.well-known/jwks.json, the terms page (/datasets/<id>/terms), /terms/login
     path("", include("licensing.web_urls")),
+    # invitation claim page, Stripe onboarding return/refresh pages
+    path("", include("contributors.web_urls")),
     path("healthz", marketplace_views.healthz, name="healthz"),
     path("webhooks/stripe", marketplace_views.stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),

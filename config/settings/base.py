@@ -262,3 +262,6 @@ LICENSE_SIGNING_KEY_AUTOGENERATE = env.bool("LICENSE_SIGNING_KEY_AUTOGENERATE", 
 DOWNLOAD_URL_REUSE_SECONDS = env.int("DOWNLOAD_URL_REUSE_SECONDS", default=30)
 # Reverse proxies in front of the app whose X-Forwarded-For entries are trusted (download records).
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+
+# Web pages that need a signed-in user send people here.
+LOGIN_URL = "/terms/login"

@@ -1,0 +1,23 @@
+"""Non-API pages of contributors (invitation claim, Stripe onboarding return/refresh)."""
+
+from django.urls import path
+
+from contributors import views
+
+app_name = "contributors_web"
+
+urlpatterns = [
+    path("contributors/claim/<str:token>", views.claim_page, name="claim"),
+    path("payout-account/return", views.onboarding_return, name="onboarding-return"),
+    path("payout-account/refresh", views.onboarding_refresh, name="onboarding-refresh"),
+    path(
+        "contributors/me/payout-account/return",
+        views.onboarding_return,
+        name="me-onboarding-return",
+    ),
+    path(
+        "contributors/me/payout-account/refresh",
+        views.onboarding_refresh,
+        name="me-onboarding-refresh",
+    ),
+]
