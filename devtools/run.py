@@ -130,6 +130,10 @@ class Supervisor:
             raise SystemExit(f"[run] manage.py {' '.join(args)} failed ({result.returncode})")
 
     def stop_all(self) -> None:
+        # A second Ctrl-C (or the SIGINT make, timeout or a terminal forwards again) must not
+        # interrupt the cleanup and leave children behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for _name, proc in reversed(self.children):
             if proc.poll() is None:
                 try:
