@@ -85,6 +85,9 @@ def create_app() -> web.Application:
     """localstripe's app with our additions. Its store is process-global, so there is one app
     per process: later calls return the same app."""
     global _installed
+    from . import fees
+
+    fees.install()
     app = localstripe.app
     if not _installed:
         # In memory only: localstripe would otherwise pickle its whole store to a fixed

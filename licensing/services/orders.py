@@ -1,4 +1,5 @@
-"""Orders and payments.
+"""Orders and payments (and the processor's fee of each paid charge, from Stripe's balance
+transaction).
 
 An order is created with the client's Idempotency-Key (same key → same order and one Stripe
 PaymentIntent; same key with another body → 422). Payment state is never taken from a webhook's
@@ -25,7 +26,7 @@ from marketplace.payments import stripe_client
 from marketplace.pricing import platform_fee_cents
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
-from payouts.services import refund_post, sale_post
+from payouts.services import processor_fee_post, refund_post, sale_post
 
 logger = logging.getLogger(__name__)
 
@@ -189,13 +190,16 @@ def order_payment_sync(*, payment_intent_id: str) -> Order | None:
     charge = charges.data[0] if charges and charges.data else None
     if charge is None and intent.get("latest_charge"):
         charge = client.charges.retrieve(intent["latest_charge"])
+    balance_txn = None
     if charge is not None:
         charge = client.charges.retrieve(charge.id)  # with its refunds
-    return _order_apply(order_pk=order.pk, intent=intent, charge=charge)
+        if charge.get("balance_transaction"):
+            balance_txn = client.balance_transactions.retrieve(charge["balance_transaction"])
+    return _order_apply(order_pk=order.pk, intent=intent, charge=charge, balance_txn=balance_txn)
 
 
 @transaction.atomic
-def _order_apply(*, order_pk: int, intent, charge) -> Order:
+def _order_apply(*, order_pk: int, intent, charge, balance_txn=None) -> Order:
     order = (
         Order.objects.select_for_update()
         .select_related("dataset", "dataset_version", "organization")
@@ -233,7 +237,15 @@ def _order_apply(*, order_pk: int, intent, charge) -> Order:
             obj=order,
             data={"payment_intent": intent.id},
         )
-    elif intent.status in ("canceled",) and order.status == Order.Status.PENDING:
+    if order.status != Order.Status.PENDING and balance_txn is not None and balance_txn.get("fee"):
+        # The processor's fee on this charge, carried by the platform (idempotent per txn id).
+        processor_fee_post(
+            balance_transaction_id=balance_txn["id"],
+            fee_cents=balance_txn["fee"],
+            currency=balance_txn["currency"],
+            order_ref=order.public_id,
+        )
+    if intent.status in ("canceled",) and order.status == Order.Status.PENDING:
         order.status = Order.Status.CANCELED
         order.save(update_fields=["status", "updated_at"])
     if order.status in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED) and charge is not None:

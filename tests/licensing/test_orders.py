@@ -111,6 +111,14 @@ def test_order_pay_webhook_grant_and_download(buyer, paid_dataset):
         == 1
     )
     assert Grant.objects.filter(order_ref=order["id"], status="active").count() == 1
+    # Stripe's fee on the charge (2.9 % + 30 c on the emulator), posted once, from its balance
+    # transaction, carried by the platform.
+    fee = JournalTransaction.objects.get(kind="processor_fee")
+    assert fee.idempotency_key.startswith("processor-fee:txn_")
+    assert (
+        sum(e.amount for e in fee.entries.all() if e.amount > 0)
+        == (2625 * 290 + 5000) // 10000 * 10_000 + 30 * 10_000
+    )
     download = buyer.client.post(f"/api/datasets/{paid_dataset.public_id}/download")
     assert download.status_code in (200, 201), download.json()
     assert download.json()["checksum"] == paid_dataset.latest_version.sha256
