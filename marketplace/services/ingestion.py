@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from marketplace.models import CheckResult, CheckRun, DatasetVersion, FileUpload, Submission
@@ -87,17 +87,31 @@ def check_run_execute(*, run_pk: int) -> CheckRun:
     return check_run_finish(run_pk=run_pk, outcome=outcome)
 
 
-def _known_member_hashes(*, exclude_dataset_id: int | None) -> set[str]:
-    """Member SHA-256s of every published version of other datasets (from their manifests)."""
-    keys = DatasetVersion.objects.exclude(dataset_id=exclude_dataset_id).values_list(
-        "archive_key", flat=True
-    )
-    known: set[str] = set()
-    for manifest in CheckRun.objects.filter(upload__key__in=keys).values_list(
-        "manifest", flat=True
-    ):
-        known.update(entry[2] for entry in manifest if len(entry) == 3 and entry[2])
-    return known
+def _known_member_hashes(*, exclude_dataset_id: int | None):
+    """A lookup for the inspector: which of this archive's member SHA-256s occur in a published
+    version of another dataset. Asked once, after the walk, with the archive's own digests, so
+    only those are looked up in the manifests (in the database, in batches) instead of loading
+    every published manifest into the worker."""
+
+    def lookup(digests: list[str]) -> set[str]:
+        known: set[str] = set()
+        with connection.cursor() as cursor:
+            for start in range(0, len(digests), 10_000):
+                cursor.execute(
+                    """
+                    SELECT DISTINCT m.entry ->> 2
+                    FROM marketplace_checkrun r
+                    JOIN marketplace_fileupload u ON u.id = r.upload_id
+                    JOIN marketplace_datasetversion v ON v.archive_key = u.key
+                    CROSS JOIN LATERAL jsonb_array_elements(r.manifest) AS m(entry)
+                    WHERE v.dataset_id IS DISTINCT FROM %s AND m.entry ->> 2 = ANY(%s)
+                    """,
+                    [exclude_dataset_id, digests[start : start + 10_000]],
+                )
+                known.update(row[0] for row in cursor.fetchall())
+        return known
+
+    return lookup
 
 
 def inspect_upload(*, upload: FileUpload, submission: Submission) -> dict:

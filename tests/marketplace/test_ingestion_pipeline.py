@@ -243,3 +243,21 @@ def test_croissant_metadata_validates_with_mlcroissant():
     assert document["rai:dataCollection"] == "Recorded by volunteers in 2025."
     dataset = mlc.Dataset(jsonld=document)  # raises on any validation error
     assert not dataset.metadata.ctx.issues.errors, dataset.metadata.ctx.issues.report()
+
+
+def test_member_overlap_with_published_versions_is_reported():
+    secret, _ = make_key(uploads=True)
+    shared = wav_bytes(6000)
+    client, sid = submit(
+        secret, tar_gz({"index.tsv": b"path\tsentence\na.wav\thi\n", "a.wav": shared})
+    )
+    submission_approve(
+        submission=Submission.objects.get(public_id=sid), actor=make_user(is_staff=True)
+    )
+    other, _ = make_key(uploads=True)
+    client2, sid2 = submit(
+        other, tar_gz({"idx.tsv": b"path\tsentence\nb.wav\tho\n", "b.wav": shared})
+    )
+    duplicates = results_by_name(checks(client2, sid2)["runs"][0])["duplicates"]
+    assert duplicates["details"]["known_members"] == 1
+    assert duplicates["details"]["overlap_percent"] == 50
