@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Stack, log  # noqa: E402
+from harness import Stack, bench_party, log  # noqa: E402
 
 SIZE_MB = int(os.environ.get("BENCH_DOWNLOAD_MB", "256"))
 ROUNDS = int(os.environ.get("BENCH_DOWNLOAD_ROUNDS", "5"))
@@ -47,24 +47,9 @@ def sha256_of(path: Path) -> str:
 
 def parties() -> tuple[str, str]:
     """(provider key, buyer key): an organisation approved for uploads and a buyer."""
-    from marketplace.services.identity import (
-        api_key_create,
-        organization_create,
-        organization_decide_upload_access,
-        organization_request_upload_access,
-        user_create,
-    )
-
-    staff = user_create(username="bench-staff", is_staff=True)
-    owner = user_create(username="bench-provider", email="provider@bench.example")
-    org = organization_create(name="Bench Provider", owner=owner)
-    org = organization_request_upload_access(organization=org, actor=owner)
-    org = organization_decide_upload_access(organization=org, approve=True, actor=staff)
-    provider = api_key_create(user=owner, organization=org, name="bench").secret
-    buyer_user = user_create(username="bench-buyer", email="buyer@bench.example")
-    buyer_org = organization_create(name="Bench Buyer", owner=buyer_user)
-    buyer = api_key_create(user=buyer_user, organization=buyer_org, name="bench").secret
-    return provider, buyer
+    provider = bench_party(username="bench-provider", org_name="Bench Provider", uploads=True)
+    buyer = bench_party(username="bench-buyer", org_name="Bench Buyer")
+    return provider.secret, buyer.secret
 
 
 def publish(stack: Stack, archive: Path, provider_key: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import LoadResult, Stack, load, log  # noqa: E402
+from harness import LoadResult, Stack, bench_party, load, log  # noqa: E402
 
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
@@ -38,13 +38,12 @@ def setup(stack: Stack) -> tuple[str, str]:
     """Publish a paid dataset, have the buyer accept its terms and hold a grant. Returns
     (dataset id, buyer key)."""
     import requests
+    from catalog_template import publish_real_dataset
 
-    from bench.catalog import publish_real_dataset
     from licensing.models import Grant
     from licensing.selectors import dataset_terms
     from licensing.services.grants import grant_issue
     from marketplace.models import Dataset, Submission
-    from marketplace.services.identity import api_key_create, organization_create, user_create
 
     ids = publish_real_dataset(stack)
     dataset = Dataset.objects.get(pk=ids["marketplace_dataset"])
@@ -55,9 +54,8 @@ def setup(stack: Stack) -> tuple[str, str]:
     Dataset.objects.filter(pk=dataset.pk).update(is_paid=True, base_price_cents=2_500)
     dataset.refresh_from_db()
 
-    buyer = user_create(username="bench-buyer", email="buyer@bench.example")
-    org = organization_create(name="Bench Buyer", owner=buyer)
-    secret = api_key_create(user=buyer, organization=org, name="bench").secret
+    issued = bench_party(username="bench-buyer", org_name="Bench Buyer")
+    secret, org, buyer = issued.secret, issued.key.organization, issued.key.user
     url = f"{stack.base_url}/api/datasets/{dataset.public_id}"
     auth = {"Authorization": f"Bearer {secret}"}
     terms = requests.get(f"{url}/terms", headers=auth, timeout=30).json()

@@ -19,7 +19,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from devtools.processes import Process, free_port, start, stop_all, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -45,18 +46,30 @@ def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def bench_party(*, username: str, org_name: str, uploads: bool = False):
+    """A new organisation, its owner and the owner's key (an `IssuedKey`: `.secret`, `.key`), built through the
+    identity services (call after django.setup()). With `uploads`, the owner asks for upload
+    access and the bench staff user ("bench-staff", made once) approves it before the key is
+    created, so the key can upload."""
+    from marketplace.actors import actor_for_member
+    from marketplace.models import User
+    from marketplace.services.identity import (
+        api_key_create,
+        organization_create,
+        organization_decide_upload_access,
+        organization_request_upload_access,
+        user_create,
+    )
 
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    owner = user_create(username=username, email=f"{username}@bench.example")
+    org = organization_create(name=org_name, owner=owner)
+    if uploads:
+        staff = User.objects.filter(username="bench-staff").first() or user_create(
+            username="bench-staff", is_staff=True
+        )
+        organization_request_upload_access(actor=actor_for_member(user=owner, organization=org))
+        org = organization_decide_upload_access(organization=org, approve=True, actor=staff)
+    return api_key_create(actor=actor_for_member(user=owner, organization=org), name="bench")
 
 
 def pg_connect(dbname: str = DB_NAME, autocommit: bool = True):
@@ -73,7 +86,7 @@ class Stack:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.moto_port = free_port()
         self.web_port = free_port()
-        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.children: list[Process] = []
         self.database_url = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}"
         self.env = self._env()
         self._old_handlers: dict[int, object] = {}
@@ -142,7 +155,7 @@ class Stack:
         moto = self.spawn(
             "moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)]
         )
-        self.wait_port(self.moto_port, "moto", moto)
+        wait_for_port(self.moto_port, proc=moto)
         self.manage("bootstrap_storage")
         web = self.spawn(
             "web",
@@ -161,7 +174,7 @@ class Stack:
                 "-",
             ],
         )
-        self.wait_port(self.web_port, "gunicorn", web, timeout=60)
+        wait_for_port(self.web_port, proc=web, timeout=60)
         self.wait_http("/api/ping")
         log(
             f"stack up in {time.monotonic() - t0:.1f}s: web {self.base_url} "
@@ -180,17 +193,9 @@ class Stack:
 
         redis.Redis.from_url(REDIS_URL).flushdb()
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        logfile = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.children.append((name, proc))
+    def spawn(self, name: str, args: list[str]) -> Process:
+        proc = start(args, name=name, log=self.tmp / f"{name}.log", cwd=ROOT, env=self.env)
+        self.children.append(proc)
         return proc
 
     def manage(self, *args: str) -> None:
@@ -200,16 +205,6 @@ class Stack:
         if result.returncode != 0:
             sys.stderr.write(result.stdout + result.stderr)
             raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode})")
-
-    def wait_port(self, port: int, what: str, proc: subprocess.Popen, timeout=30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what} exited with {proc.returncode}; see {self.tmp}")
-            if port_open(port):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{what} did not open port {port} within {timeout:.0f}s")
 
     def wait_http(self, path: str, timeout=30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -230,23 +225,7 @@ class Stack:
         raise RuntimeError(f"GET {path} not ready: {last}")
 
     def stop(self) -> None:
-        for _name, proc in reversed(self.children):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 15
-        for _name, proc in reversed(self.children):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # whatever is left of the group (gunicorn workers)
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait()
+        stop_all(reversed(self.children), timeout=15)
         self.children.clear()
         try:  # throttle counters and the Celery messages nobody consumed
             self._flush_redis()

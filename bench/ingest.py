@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import free_port, log, port_open  # noqa: E402
+from bench.harness import log  # noqa: E402
+from devtools.processes import free_port, start, stop, wait_for_port  # noqa: E402
 
 BUCKET = "ingest-bench"
 SIZES_MB = [int(s) for s in os.environ.get("BENCH_INGEST_SIZES_MB", "100,1000").split(",")]
@@ -65,18 +66,15 @@ def main() -> int:
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    moto = start(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        name="moto",
+        log=tmp / "moto.log",
+    )
     failed = False
     try:
-        for _ in range(100):
-            if port_open(port):
-                break
-            time.sleep(0.1)
+        wait_for_port(port, proc=moto)
         s3 = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -118,8 +116,7 @@ def main() -> int:
             path.unlink()
         print("target ingest: ratio >= 1.5 and rss_mb < 200 for each size", flush=True)
     finally:
-        moto.terminate()
-        moto.wait(timeout=30)
+        stop(moto, timeout=30)
         for f in tmp.glob("*"):
             f.unlink()
         tmp.rmdir()

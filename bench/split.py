@@ -20,6 +20,13 @@ summing to the base price). Then, logged only: a partial refund, a hold release 
 refund after release at the same scale, and `ledger_verify()` over everything (timings on
 stderr).
 
+Also logged only: three ways of writing the entries with COPY, each timed from the entry
+columns to commit (medians of ROUNDS rounds, rotating which goes first) into
+`bench_entry_copy` (`LIKE payouts_entry INCLUDING ALL`, no triggers; emptied before every run):
+the hand-built binary rows of `payouts.services.journal.binary_copy` (`_copy_rows`, written in
+chunks as `_copy_entries` does), psycopg's `copy.write_row` in binary format with `set_types`, and
+`write_row` in text format.
+
     bench split: ours_s=<x> baseline_s=<x> payees=100000 ratio=<baseline_s / ours_s>
 """
 
@@ -174,6 +181,117 @@ def baseline(round_no: int) -> float:
     return time.perf_counter() - t
 
 
+def copy_entry_columns() -> tuple[list, list, list]:
+    """Entry columns as `journal_post` holds them: ascending account ids, one currency,
+    non-zero micro-unit amounts of both signs."""
+    import random
+
+    rng = random.Random(7)
+    ids = list(range(1, PAYEES + 1))
+    amounts = [rng.choice((-1, 1)) * rng.randint(1, 10**12) for _ in ids]
+    return ids, ["usd"] * PAYEES, amounts
+
+
+def copy_hand_built(cursor, tx_id: int, ids: list, currencies: list, amounts: list) -> None:
+    from payouts.services.journal import binary_copy as journal
+
+    rows = memoryview(journal._copy_rows(tx_id, ids, currencies, amounts))
+    chunk = journal.COPY_CHUNK * journal._ROW_SIZE
+    with cursor.copy(
+        "COPY bench_entry_copy (transaction_id, account_id, currency, amount)"
+        " FROM STDIN (FORMAT binary)"
+    ) as copy:
+        copy.write(journal._COPY_HEADER)
+        for start in range(0, len(rows), chunk):
+            copy.write(rows[start : start + chunk])
+        copy.write(journal._COPY_TRAILER)
+
+
+def copy_write_row_binary(cursor, tx_id: int, ids: list, currencies: list, amounts: list) -> None:
+    from itertools import repeat
+
+    with cursor.copy(
+        "COPY bench_entry_copy (transaction_id, account_id, currency, amount)"
+        " FROM STDIN (FORMAT binary)"
+    ) as copy:
+        copy.set_types(["int8", "int8", "text", "int8"])
+        write_row = copy.write_row
+        for row in zip(repeat(tx_id), ids, currencies, amounts, strict=False):
+            write_row(row)
+
+
+def copy_write_row_text(cursor, tx_id: int, ids: list, currencies: list, amounts: list) -> None:
+    from itertools import repeat
+
+    with cursor.copy(
+        "COPY bench_entry_copy (transaction_id, account_id, currency, amount) FROM STDIN"
+    ) as copy:
+        write_row = copy.write_row
+        for row in zip(repeat(tx_id), ids, currencies, amounts, strict=False):
+            write_row(row)
+
+
+COPY_METHODS = {
+    "hand-built": copy_hand_built,
+    "write_row binary": copy_write_row_binary,
+    "write_row text": copy_write_row_text,
+}
+
+
+def copy_comparison() -> None:
+    """Logged only: the entries' COPY written three ways (see the module docstring), each run
+    checked to have stored the same rows."""
+    from django.db import connection, transaction
+
+    columns = copy_entry_columns()
+    expected = (PAYEES, sum(columns[2]))
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_entry_copy (LIKE payouts_entry INCLUDING ALL)")
+    times: dict[str, list[float]] = {name: [] for name in COPY_METHODS}
+    cpu: dict[str, list[float]] = {name: [] for name in COPY_METHODS}
+    names = list(COPY_METHODS)
+    tx_id = 0
+    for round_no in range(ROUNDS + 1):  # round 0 warms up, untimed
+        offset = round_no % len(names)
+        for name in names[offset:] + names[:offset]:
+            tx_id += 1
+            with connection.cursor() as cursor:
+                cursor.execute("TRUNCATE bench_entry_copy")
+            t, c = time.perf_counter(), time.process_time()
+            with transaction.atomic(), connection.cursor() as cursor:
+                COPY_METHODS[name](cursor, tx_id, *columns)
+            elapsed, client = time.perf_counter() - t, time.process_time() - c
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*), sum(amount) FROM bench_entry_copy WHERE transaction_id = %s",
+                    [tx_id],
+                )
+                stored = cursor.fetchone()
+            if tuple(stored) != expected:
+                raise RuntimeError(f"COPY {name}: stored {stored}, expected {expected}")
+            if round_no:
+                times[name].append(elapsed)
+                cpu[name].append(client)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    hand = medians["hand-built"]
+    log(
+        f"copy hand-built: {hand:.3f} s, "
+        f"write_row binary: {medians['write_row binary']:.3f} s, "
+        f"write_row text: {medians['write_row text']:.3f} s "
+        f"(medians of {ROUNDS} rounds, {PAYEES} entries, columns to commit; "
+        f"write_row binary {medians['write_row binary'] / hand:.2f}x, "
+        f"write_row text {medians['write_row text'] / hand:.2f}x the hand-built time)"
+    )
+    # This process's CPU time: building and sending the rows, without the server's share
+    # (parsing the rows, index inserts, commit), so the client's cost shows apart.
+    log(
+        "copy client CPU (medians): "
+        + ", ".join(f"{name} {statistics.median(values):.3f} s" for name, values in cpu.items())
+    )
+    for name, values in times.items():
+        log(f"copy {name} rounds: {', '.join(f'{x:.3f}' for x in values)} s")
+
+
 def check_sale(order_ref: str) -> None:
     from django.db.models import Count, Sum
 
@@ -249,6 +367,7 @@ def main() -> int:
         f"median of {ROUNDS} rounds; ours {', '.join(f'{x:.3f}' for x in ours_times)} s, "
         f"baseline {', '.join(f'{x:.3f}' for x in base_times)} s"
     )
+    copy_comparison()
     others(version)
     t = time.monotonic()
     result = ledger_verify()

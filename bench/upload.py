@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Stack, log  # noqa: E402
+from harness import Stack, bench_party, log  # noqa: E402
 
 SIZE_MB = int(os.environ.get("BENCH_UPLOAD_MB", "256"))
 TARGET_RATIO = 0.8
@@ -43,20 +43,7 @@ def make_file(directory: Path, size_mb: int = SIZE_MB) -> Path:
 
 def uploader_key() -> str:
     """An organisation approved for uploads and a key created after the approval."""
-    from marketplace.services.identity import (
-        api_key_create,
-        organization_create,
-        organization_decide_upload_access,
-        organization_request_upload_access,
-        user_create,
-    )
-
-    staff = user_create(username="bench-staff", is_staff=True)
-    owner = user_create(username="bench-uploader", email="uploader@bench.example")
-    org = organization_create(name="Bench Uploads", owner=owner)
-    org = organization_request_upload_access(organization=org, actor=owner)
-    org = organization_decide_upload_access(organization=org, approve=True, actor=staff)
-    return api_key_create(user=owner, organization=org, name="bench").secret
+    return bench_party(username="bench-uploader", org_name="Bench Uploads", uploads=True).secret
 
 
 def s3_client(stack: Stack, *, checksums: bool = True):

@@ -12,6 +12,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from marketplace.services.errors import ServiceError
+
 logger = logging.getLogger(__name__)
 
 STATUS_CODES = {
@@ -62,8 +64,6 @@ def _flatten(detail):
 
 
 def api_exception_handler(exc, context):
-    from marketplace.services.errors import ServiceError
-
     if isinstance(exc, ServiceError):
         exc = ApiError(exc.message, status_code=exc.status_code, code=exc.code, **exc.extra)
     elif isinstance(exc, Http404):

@@ -5,7 +5,8 @@ from django.contrib import admin, messages
 
 from contributors.models import Contributor, Payee, PayoutAccount, ShareLine, ShareTable
 from contributors.services.payout_accounts import payout_account_refresh
-from contributors.services.shares import basis_points_format
+from contributors.services.shares import INVITE_TASK, basis_points_format
+from marketplace.tasking import task_enqueue
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -30,11 +31,9 @@ class ContributorAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Send the invitation again (new link; old links stop working)")
     def send_invitation(self, request, queryset):
-        from contributors.tasks import contributor_invite
-
         pks = list(queryset.filter(user__isnull=True).order_by("pk").values_list("pk", flat=True))
         for pk in pks:
-            contributor_invite.delay(pk)
+            task_enqueue(INVITE_TASK, pk)
         messages.success(request, f"Queued {len(pks)} invitation(s).")
 
 

@@ -10,10 +10,8 @@ from contributors import serializers as wire
 from contributors.selectors import (
     contributor_of_user,
     dataset_of_organization,
-    is_organization_owner,
     payout_account_of_contributor,
     payout_account_of_organization,
-    share_table_current,
     share_table_lines,
 )
 from contributors.services.invitations import contributor_claim
@@ -21,7 +19,7 @@ from contributors.services.payout_accounts import (
     contributor_payout_account_start,
     organization_payout_account_start,
 )
-from contributors.services.shares import share_table_set
+from contributors.services.shares import share_table_current, share_table_set
 from marketplace.services.errors import Forbidden
 
 NOT_FOUND = OpenApiResponse(description="Unknown dataset, or another organisation's.")
@@ -29,7 +27,7 @@ NOT_FOUND = OpenApiResponse(description="Unknown dataset, or another organisatio
 
 class DatasetSharesApi(APIView):
     def _render(self, request, dataset, table, **extra):
-        reveal = is_organization_owner(organization=dataset.organization, user=request.user)
+        reveal = request.auth.is_owner
         data = wire.share_table_wire(
             dataset=dataset, table=table, lines=share_table_lines(table), reveal_emails=reveal
         )
@@ -69,10 +67,10 @@ class DatasetSharesApi(APIView):
         body = wire.SharesPutSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         table, changed = share_table_set(
+            actor=request.auth,
             dataset=dataset,
             basis=body.validated_data["basis"],
             shares=body.validated_data["shares"],
-            actor=request.user,
         )
         return self._render(request, dataset, table, changed=changed)
 
@@ -122,12 +120,14 @@ class OrganizationPayoutAccountApi(APIView):
         summary="The organisation's payout account status (owners)",
     )
     def get(self, request):
-        org = request.auth.organization
-        if not is_organization_owner(organization=org, user=request.user):
+        actor = request.auth
+        if not actor.is_owner:
             raise Forbidden(
                 "Only an owner of the organisation can see the payout account.", code="owner_only"
             )
-        return Response(wire.payout_account_wire(payout_account_of_organization(org)))
+        return Response(
+            wire.payout_account_wire(payout_account_of_organization(actor.organization))
+        )
 
     @extend_schema(
         request=wire.PayoutAccountCreateSerializer,
@@ -139,8 +139,7 @@ class OrganizationPayoutAccountApi(APIView):
         body = wire.PayoutAccountCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         onboarding = organization_payout_account_start(
-            organization=request.auth.organization,
-            actor=request.user,
+            actor=request.auth,
             country=body.validated_data.get("country"),
         )
         return _started(onboarding)
@@ -165,8 +164,8 @@ class ContributorPayoutAccountApi(APIView):
         body = wire.PayoutAccountCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         onboarding = contributor_payout_account_start(
+            actor=request.auth,
             contributor=contributor_of_user(request.user),
-            actor=request.user,
             country=body.validated_data.get("country"),
         )
         return _started(onboarding)

@@ -1,20 +1,8 @@
 """Reads of the contributors app."""
 
 from contributors.models import Contributor, PayoutAccount, ShareLine, ShareTable
-from marketplace.models import Dataset, Membership, Organization, User
+from marketplace.models import Dataset, Organization, User
 from marketplace.services.errors import NotFound
-
-
-def share_table_current(dataset: Dataset) -> ShareTable:
-    """The share table that applies to a sale of `dataset` now: its latest version, or, for a
-    dataset whose shares were never set, version 1 created on the spot (100 % to the owning
-    organisation). Called by the ledger's sale_post, which records the version it used."""
-    table = ShareTable.objects.filter(dataset=dataset).order_by("-version").first()
-    if table is not None:
-        return table
-    from contributors.services.shares import share_table_create_default
-
-    return share_table_create_default(dataset=dataset)
 
 
 def share_table_lines(table: ShareTable) -> list[ShareLine]:
@@ -37,12 +25,6 @@ def dataset_of_organization(*, organization: Organization, dataset_id: str) -> D
     if dataset is None:
         raise NotFound(f"Dataset {dataset_id} not found.")
     return dataset
-
-
-def is_organization_owner(*, organization: Organization, user: User) -> bool:
-    return Membership.objects.filter(
-        organization=organization, user=user, role=Membership.Role.OWNER
-    ).exists()
 
 
 def contributor_of_user(user: User) -> Contributor:

@@ -6,12 +6,13 @@ a Celery worker, Celery beat and the web server on 127.0.0.1:8000."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+from devtools.processes import Process, ProcessError, port_open, start, stop_all, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -43,25 +44,6 @@ def service_env() -> dict[str, str]:
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{WEB_PORT}")
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def wait_port(host: str, port: int, what: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"[run] {what} exited with code {proc.returncode} while starting")
-        if port_open(host, port):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"[run] {what} did not open {host}:{port} within {timeout:.0f}s")
 
 
 def check_dependencies(env: dict[str, str]) -> None:
@@ -107,20 +89,11 @@ def check_dependencies(env: dict[str, str]) -> None:
 class Supervisor:
     def __init__(self, env: dict[str, str]):
         self.env = env
-        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.children: list[Process] = []
 
-    def start(self, name: str, args: list[str]) -> subprocess.Popen:
-        VAR.mkdir(exist_ok=True)
-        logfile = open(VAR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.children.append((name, proc))
+    def start(self, name: str, args: list[str]) -> Process:
+        proc = start(args, name=name, log=VAR / f"{name}.log", cwd=ROOT, env=self.env)
+        self.children.append(proc)
         log(f"started {name} (pid {proc.pid}, log var/{name}.log)")
         return proc
 
@@ -134,29 +107,8 @@ class Supervisor:
         # interrupt the cleanup and leave children behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for _name, proc in reversed(self.children):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 15
-        for name, proc in reversed(self.children):
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                proc.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                log(f"{name} did not stop in time; killing it")
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-            # children of the child (e.g. runserver's reloader, celery pool) share its group
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        for proc in stop_all(reversed(self.children), timeout=15):
+            log(f"{proc.name} did not stop in time; killed it")
         log("all processes stopped")
 
 
@@ -179,7 +131,7 @@ def main() -> int:
     env = service_env()
     check_dependencies(env)
     for port, what in ((WEB_PORT, "web"), (MOTO_PORT, "moto"), (STRIPE_PORT, "Stripe emulator")):
-        if port_open("127.0.0.1", port):
+        if port_open(port):
             print(
                 f"[run] port {port} ({what}) is already in use; is another `make run` up?",
                 file=sys.stderr,
@@ -209,8 +161,8 @@ def main() -> int:
                 str(STRIPE_PORT),
             ],
         )
-        wait_port("127.0.0.1", MOTO_PORT, "moto", moto)
-        wait_port("127.0.0.1", STRIPE_PORT, "Stripe emulator", stripe)
+        wait_for_port(MOTO_PORT, proc=moto)
+        wait_for_port(STRIPE_PORT, proc=stripe)
         sup.manage("migrate", "--noinput")
         sup.manage("bootstrap_storage")
         sup.manage("seed_demo")
@@ -248,7 +200,7 @@ def main() -> int:
         web = sup.start(
             "web", [PY, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"]
         )
-        wait_port("127.0.0.1", WEB_PORT, "web", web, timeout=60)
+        wait_for_port(WEB_PORT, proc=web, timeout=60)
         base = f"http://127.0.0.1:{WEB_PORT}"
         print(
             "\n"
@@ -262,11 +214,15 @@ def main() -> int:
             flush=True,
         )
         while True:
-            for name, proc in sup.children:
+            for proc in sup.children:
                 if proc.poll() is not None:
+                    name = proc.name
                     log(f"{name} exited with code {proc.returncode}; see var/{name}.log. Stopping.")
                     return 1
             time.sleep(1)
+    except ProcessError as exc:
+        print(f"[run] {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         log("stopping")
         return 0

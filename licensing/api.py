@@ -29,19 +29,15 @@ from licensing.services.access_requests import access_request_create, access_req
 from licensing.services.certificates import certificate_current, certificate_verify
 from licensing.services.downloads import download_session_start
 from licensing.services.terms import terms_accept
+from marketplace.pagination import PageQuerySerializer, page_args, page_schema, paginate
 
 OBJ = OpenApiTypes.OBJECT
 NOT_FOUND = OpenApiResponse(description="Unknown, or another organisation's (never 403).")
 
 
-def _paged(queryset, query_params, render) -> dict:
-    params = wire.PageQuerySerializer(data=query_params)
-    params.is_valid(raise_exception=True)
-    page, limit = params.validated_data["page"], params.validated_data["limit"]
-    total = queryset.count()
-    offset = (page - 1) * limit
-    rows = list(queryset[offset : offset + limit]) if offset < total else []
-    return {"items": [render(r) for r in rows], "total": total, "page": page, "limit": limit}
+def _paged(query: dict, rows, render) -> dict:
+    """One page of `rows` as the API's page body (marketplace.pagination)."""
+    return paginate(rows, **page_args(query)).body(render)
 
 
 # --- licenses and terms --------------------------------------------------------------------
@@ -117,13 +113,10 @@ class DatasetTermsApi(APIView):
     def post(self, request, id_or_slug: str):
         body = wire.TermsAcceptSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        key = request.auth
-        dataset = dataset_get(id_or_slug=id_or_slug, organization=key.organization)
+        dataset = dataset_get(id_or_slug=id_or_slug, organization=request.auth.organization)
         acceptance = terms_accept(
+            actor=request.auth,
             dataset=dataset,
-            organization=key.organization,
-            user=request.user,
-            api_key=key,
             terms_hash=body.validated_data["termsHash"],
             via=TermsAcceptance.Via.API,
             ip=client_ip(request),
@@ -150,18 +143,17 @@ class DatasetAccessRequestApi(APIView):
     def post(self, request, id_or_slug: str):
         body = wire.AccessRequestCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        key = request.auth
-        dataset = dataset_get(id_or_slug=id_or_slug, organization=key.organization)
+        actor = request.auth
+        dataset = dataset_get(id_or_slug=id_or_slug, organization=actor.organization)
         access_request, created = access_request_create(
+            actor=actor,
             dataset=dataset,
-            organization=key.organization,
-            user=request.user,
             name=body.validated_data["name"],
             organization_name=body.validated_data["organizationName"],
             intended_use=body.validated_data["intendedUse"],
         )
         return Response(
-            wire.access_request_wire(access_request, organization=key.organization),
+            wire.access_request_wire(access_request, organization=actor.organization),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -169,7 +161,7 @@ class DatasetAccessRequestApi(APIView):
 class AccessRequestListApi(APIView):
     @extend_schema(
         parameters=[wire.AccessRequestQuerySerializer],
-        responses=OBJ,
+        responses=page_schema("AccessRequestPage"),
         summary="Access requests your organisation sent and received",
         operation_id="access_requests_list",
     )
@@ -184,8 +176,8 @@ class AccessRequestListApi(APIView):
             qs = qs.filter(status=params.validated_data["status"])
         return Response(
             _paged(
+                params.validated_data,
                 qs,
-                request.query_params,
                 lambda r: wire.access_request_wire(r, organization=organization),
             )
         )
@@ -213,9 +205,8 @@ class _Decide(APIView):
         organization = request.auth.organization
         found = access_request_visible(organization=organization, request_id=request_id)
         decided = access_request_decide(
+            actor=request.auth,
             access_request=found,
-            organization=organization,
-            actor=request.user,
             approve=self.approve,
             reason=body.validated_data.get("reason", ""),
         )
@@ -252,14 +243,16 @@ class AccessRequestRejectApi(_Decide):
 
 class GrantListApi(APIView):
     @extend_schema(
-        parameters=[wire.PageQuerySerializer],
-        responses=OBJ,
+        parameters=[PageQuerySerializer],
+        responses=page_schema("GrantPage"),
         summary="Your organisation's grants",
         operation_id="grants_list",
     )
     def get(self, request):
+        params = PageQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
         qs = grants_of_organization(organization=request.auth.organization)
-        return Response(_paged(qs, request.query_params, wire.grant_wire))
+        return Response(_paged(params.validated_data, qs, wire.grant_wire))
 
 
 class GrantDetailApi(APIView):
@@ -319,7 +312,7 @@ class _DownloadStart(APIView):
 
     def _start(self, request, id_or_slug: str) -> dict:
         offer = download_session_start(
-            key=request.auth,
+            actor=request.auth,
             id_or_slug=id_or_slug,
             kind=self.kind,
             user_agent=user_agent(request),
@@ -374,13 +367,14 @@ class DatasetSampleDownloadApi(_DownloadStart):
 
 class DatasetDownloadsApi(APIView):
     @extend_schema(
-        parameters=[wire.PageQuerySerializer],
-        responses={200: OBJ, 404: NOT_FOUND},
+        parameters=[PageQuerySerializer],
+        responses={200: page_schema("DownloadSessionPage"), 404: NOT_FOUND},
         summary="Who downloaded your dataset (download sessions, newest first)",
         operation_id="datasets_downloads",
     )
     def get(self, request, id_or_slug: str):
+        params = PageQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
         dataset = dataset_of_owner(organization=request.auth.organization, id_or_slug=id_or_slug)
-        return Response(
-            _paged(downloads_of_dataset(dataset=dataset), request.query_params, wire.download_wire)
-        )
+        rows = downloads_of_dataset(dataset=dataset)
+        return Response(_paged(params.validated_data, rows, wire.download_wire))

@@ -9,8 +9,11 @@ from rest_framework.views import APIView
 
 from licensing.models import Order
 from licensing.services.orders import order_create
+from marketplace.pagination import PageQuerySerializer, page_args, page_schema, paginate
 
-ORDER_PAGE_MAX = 100
+
+class OrderPageQuerySerializer(PageQuerySerializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=24)
 
 
 def order_wire(order: Order) -> dict:
@@ -39,27 +42,20 @@ class OrderCreateSerializer(serializers.Serializer):
 
 class OrderListApi(APIView):
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        parameters=[OrderPageQuerySerializer],
+        responses=page_schema("OrderPage"),
         summary="Your organisation's orders",
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
         operation_id="orders_list",
     )
     def get(self, request):
-        try:
-            page = max(1, int(request.query_params.get("page", 1)))
-            limit = min(ORDER_PAGE_MAX, max(1, int(request.query_params.get("limit", 24))))
-        except ValueError:
-            raise serializers.ValidationError(
-                {"page": ["page and limit must be integers."]}
-            ) from None
-        orders = Order.objects.filter(organization=request.auth.organization).select_related(
-            "dataset", "dataset_version"
+        params = OrderPageQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        orders = (
+            Order.objects.filter(organization=request.auth.organization)
+            .select_related("dataset", "dataset_version")
+            .order_by("-created_at", "-pk")
         )
-        total = orders.count()
-        items = orders.order_by("-created_at", "-pk")[(page - 1) * limit : page * limit]
-        return Response(
-            {"items": [order_wire(o) for o in items], "total": total, "page": page, "limit": limit}
-        )
+        return Response(paginate(orders, **page_args(params.validated_data)).body(order_wire))
 
     @extend_schema(
         request=OrderCreateSerializer,
@@ -74,7 +70,7 @@ class OrderListApi(APIView):
         body = OrderCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         order = order_create(
-            key=request.auth,
+            actor=request.auth,
             dataset_id=body.validated_data["datasetId"],
             idempotency_key=request.headers.get("Idempotency-Key", ""),
         )

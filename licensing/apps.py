@@ -8,6 +8,9 @@ class LicensingConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_save
 
+        from licensing import (
+            tasks,  # noqa: F401 - fills the Celery registry (tasks enqueued by name)
+        )
         from licensing.signals import dataset_saved
         from marketplace.models import Dataset
 

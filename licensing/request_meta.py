@@ -13,7 +13,7 @@ def client_ip(request) -> str | None:
     """REMOTE_ADDR, or, behind `TRUSTED_PROXY_HOPS` reverse proxies that each append to
     X-Forwarded-For, the address the outermost trusted proxy saw (never a client-supplied
     value)."""
-    hops = int(getattr(settings, "TRUSTED_PROXY_HOPS", 0) or 0)
+    hops = settings.TRUSTED_PROXY_HOPS
     candidate = request.META.get("REMOTE_ADDR", "")
     if hops > 0:
         forwarded = [

@@ -245,8 +245,7 @@ SELECT {", ".join("d." + c for c in _DATASET_COLUMNS)},
        ARRAY(SELECT DISTINCT a.terms_hash FROM {TermsAcceptance._meta.db_table} a
               WHERE a.organization_id = %(org)s AND a.dataset_id = d.id),
        (SELECT g.id FROM {Grant._meta.db_table} g
-         WHERE g.organization_id = %(org)s AND g.dataset_id = d.id AND g.status = 'active'
-           AND (g.expires_at IS NULL OR g.expires_at > now())
+         WHERE g.organization_id = %(org)s AND g.dataset_id = d.id AND {Grant.ACTIVE_SQL}
          ORDER BY g.id LIMIT 1),
        (SELECT json_build_object('id', r.public_id, 'status', r.status, 'reason', r.reason)
           FROM {AccessRequest._meta.db_table} r
@@ -263,7 +262,9 @@ def download_context(*, id_or_slug: str, organization: Organization) -> tuple[Da
     """The dataset (as `dataset_get` returns it, same errors) and the organisation's facts
     about it, in one query."""
     with connection.cursor() as cursor:
-        cursor.execute(_DOWNLOAD_SQL, {"key": id_or_slug, "org": organization.pk})
+        cursor.execute(
+            _DOWNLOAD_SQL, {"key": id_or_slug, "org": organization.pk, "now": timezone.now()}
+        )
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"Dataset {id_or_slug} not found.")
@@ -307,10 +308,9 @@ def licenses_list(*, flags: dict[str, bool]) -> QuerySet[License]:
 
 
 def grant_active_for(*, organization: Organization, dataset: Dataset) -> Grant | None:
-    now = timezone.now()
     return (
-        Grant.objects.filter(organization=organization, dataset=dataset, status=Grant.Status.ACTIVE)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        Grant.objects.active()
+        .filter(organization=organization, dataset=dataset)
         .only("pk", "public_id")
         .first()
     )

@@ -5,8 +5,8 @@ from rest_framework import serializers
 
 from licensing.models import AccessRequest, DownloadSession, Grant, License, TermsAcceptance
 from licensing.services.certificates import Verification
-from licensing.services.grants import grant_effective_status
 from licensing.terms import FLAGS, WIRE_FLAGS, Terms, wire_flags
+from marketplace.pagination import PageQuerySerializer
 
 
 def _iso(value):
@@ -29,11 +29,6 @@ class FlagQuerySerializer(serializers.Serializer):
             for name in FLAGS
             if self.validated_data.get(WIRE_FLAGS[name]) is not None
         }
-
-
-class PageQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(required=False, min_value=1, max_value=100_000, default=1)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
 
 class AccessRequestQuerySerializer(PageQuerySerializer):
@@ -151,7 +146,7 @@ def grant_wire(grant: Grant) -> dict:
         "id": grant.public_id,
         "organizationId": str(grant.organization_id),
         "dataset": {"id": dataset.public_id, "slug": dataset.slug, "name": dataset.name},
-        "status": grant_effective_status(grant),
+        "status": grant.effective_status(),
         "source": grant.source,
         "termsHash": grant.terms_hash,
         "orderId": grant.order_ref or None,

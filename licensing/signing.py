@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from licensing.models import SigningKey
+
 ALG = "EdDSA"
 _PEM = re.compile(r"-----BEGIN PRIVATE KEY-----.+?-----END PRIVATE KEY-----", re.S)
 
@@ -110,21 +112,17 @@ def _parse_configured(value: str) -> tuple[PrivateKey, ...]:
 
 
 def configured_keys() -> tuple[PrivateKey, ...]:
-    value = getattr(settings, "LICENSE_SIGNING_KEYS", "") or ""
+    value = settings.LICENSE_SIGNING_KEYS
     if isinstance(value, list | tuple):
         value = json.dumps(list(value))
     return _parse_configured(value)
 
 
 def _stored_keys():
-    from licensing.models import SigningKey
-
     return list(SigningKey.objects.order_by("-created_at", "-pk"))
 
 
 def _generate_stored() -> PrivateKey:
-    from licensing.models import SigningKey
-
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -146,7 +144,7 @@ def signing_key() -> PrivateKey:
     for row in _stored_keys():
         if row.retired_at is None:
             return _load_pem(row.private_key_pem)
-    if not getattr(settings, "LICENSE_SIGNING_KEY_AUTOGENERATE", True):
+    if not settings.LICENSE_SIGNING_KEY_AUTOGENERATE:
         raise ImproperlyConfigured(
             "No license signing key: set LICENSE_SIGNING_KEYS (Ed25519 PEM) in the environment."
         )

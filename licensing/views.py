@@ -16,6 +16,7 @@ from licensing.request_meta import client_ip, user_agent
 from licensing.selectors import dataset_get, dataset_terms, private_check, terms_accepted
 from licensing.services.terms import terms_accept
 from licensing.signing import jwks
+from marketplace.actors import actor_for_member
 from marketplace.models import Membership, Visibility
 from marketplace.services.errors import Conflict, Forbidden, ServiceError
 
@@ -61,9 +62,8 @@ def terms_page(request, id_or_slug: str):
         organization = form.cleaned_data["organization"]
         try:
             terms_accept(
+                actor=actor_for_member(user=request.user, organization=organization),
                 dataset=dataset,
-                organization=organization,
-                user=request.user,
                 terms_hash=form.cleaned_data["terms_hash"],
                 via=TermsAcceptance.Via.WEB,
                 ip=client_ip(request),

@@ -7,4 +7,7 @@ class MarketplaceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from marketplace import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from marketplace import (
+            schema,  # noqa: F401 - registers the OpenAPI auth extension
+            tasks,  # noqa: F401 - fills the Celery registry (tasks enqueued by name)
+        )

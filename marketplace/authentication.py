@@ -1,11 +1,13 @@
-"""Bearer API-key authentication for the API."""
+"""Bearer API-key authentication for the API: `request.auth` is the `Actor` of the key."""
 
 from datetime import timedelta
 
+from django.db.models import OuterRef
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from marketplace.models import ApiKey
+from marketplace.actors import Actor
+from marketplace.models import ApiKey, Membership
 from marketplace.services.identity import api_key_matches, api_key_parse
 
 # last_used_at is refreshed at most this often, so authentication stays a read on hot paths.
@@ -29,18 +31,33 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         prefix, whole = parsed
-        key = ApiKey.objects.select_related("user", "organization").filter(prefix=prefix).first()
+        # The membership is checked in the same query: a user removed from the organisation
+        # can act for it in no way, even with a key that somehow escaped revocation.
+        key = (
+            ApiKey.objects.select_related("user", "organization")
+            .annotate(
+                member_role=Membership.objects.filter(
+                    user=OuterRef("user"), organization=OuterRef("organization")
+                ).values("role")[:1]
+            )
+            .filter(prefix=prefix)
+            .first()
+        )
         if key is None or not api_key_matches(key, whole):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         if not key.user.is_active:
             raise exceptions.AuthenticationFailed("The user of this API key is disabled.")
+        if key.member_role is None:
+            raise exceptions.AuthenticationFailed(
+                "The user of this API key is no longer a member of its organisation."
+            )
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now
-        return key.user, key
+        return key.user, Actor.for_key(key, role=key.member_role)
 
     def authenticate_header(self, request):
         # Without this DRF turns 401 into 403, and the SDK would raise PermissionError.

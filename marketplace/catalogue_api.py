@@ -15,6 +15,7 @@ from marketplace import catalogue_serializers as wire
 from marketplace.catalogue_cache import catalogue_cached
 from marketplace.croissant import croissant_document
 from marketplace.models import CheckRun, FileUpload
+from marketplace.pagination import page_schema
 from marketplace.selectors import (
     CatalogueQuery,
     catalogue_filters,
@@ -34,15 +35,7 @@ class DatasetListApi(APIView):
 
     @extend_schema(
         parameters=[wire.CatalogueQuerySerializer],
-        responses=inline_serializer(
-            "DatasetPage",
-            {
-                "items": serializers.ListField(child=serializers.DictField()),
-                "total": serializers.IntegerField(),
-                "page": serializers.IntegerField(),
-                "limit": serializers.IntegerField(),
-            },
-        ),
+        responses=page_schema("DatasetPage"),
         summary="E1: search the public catalogue",
         operation_id="datasets_list",
     )
@@ -66,13 +59,7 @@ class DatasetListApi(APIView):
         )
 
         def build():
-            items, total = catalogue_search(query)
-            return {
-                "items": [wire.dataset_card(d) for d in items],
-                "total": total,
-                "page": query.page,
-                "limit": query.limit,
-            }
+            return catalogue_search(query).body(wire.dataset_card)
 
         body = catalogue_cached("list", dataclasses.asdict(query), build)
         return HttpResponse(body, content_type="application/json")
@@ -114,7 +101,7 @@ class SubmissionListApi(APIView):
         body = wire.SubmissionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         submission = submission_services.submission_create(
-            key=request.auth, name=body.validated_data["name"]
+            actor=request.auth, name=body.validated_data["name"]
         )
         return Response(
             {"submission": wire.submission_wire(submission)}, status=status.HTTP_201_CREATED
@@ -126,7 +113,7 @@ class SubmissionDetailApi(APIView):
         responses=ANY_OBJECT, summary="A submission of your organisation (with review note)"
     )
     def get(self, request, submission_id: str):
-        submission_services.upload_rights_require(key=request.auth)
+        submission_services.upload_rights_require(actor=request.auth)
         submission = submission_services.submission_get_for_org(
             organization=request.auth.organization, submission_id=submission_id
         )
@@ -142,7 +129,7 @@ class SubmissionDetailApi(APIView):
         body = wire.SubmissionUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         submission = submission_services.submission_update(
-            key=request.auth, submission_id=submission_id, data=body.to_model_fields()
+            actor=request.auth, submission_id=submission_id, data=body.to_model_fields()
         )
         return Response({"submission": wire.submission_wire(submission)})
 
@@ -156,7 +143,7 @@ class SubmissionDetailApi(APIView):
         body = wire.SubmissionSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         submission = submission_services.submission_submit(
-            key=request.auth,
+            actor=request.auth,
             submission_id=submission_id,
             agree=body.validated_data["agreeToSubmit"],
         )
@@ -164,7 +151,7 @@ class SubmissionDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="E10: delete an unpublished submission")
     def delete(self, request, submission_id: str):
-        submission_services.submission_delete(key=request.auth, submission_id=submission_id)
+        submission_services.submission_delete(actor=request.auth, submission_id=submission_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -182,7 +169,7 @@ class _UploadStart(APIView):
         if not sid:
             raise serializers.ValidationError({"submissionId": ["This field is required."]})
         upload = upload_services.file_upload_start(
-            key=request.auth,
+            actor=request.auth,
             submission_id=sid,
             kind=self.kind,
             filename=v["filename"],
@@ -230,7 +217,7 @@ class UploadPartApi(APIView):
     )
     def get(self, request, upload_id: str, part_number: int, submission_id: str | None = None):
         upload = upload_services.file_upload_get(
-            key=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
+            actor=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
         )
         url = upload_services.file_upload_part_url(upload=upload, part_number=int(part_number))
         return Response({"url": url})
@@ -265,10 +252,10 @@ class UploadCompleteApi(APIView):
         body.is_valid(raise_exception=True)
         v = body.validated_data
         upload = upload_services.file_upload_get(
-            key=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
+            actor=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
         )
         upload = upload_services.file_upload_complete(
-            key=request.auth,
+            actor=request.auth,
             upload=upload,
             storage_upload_id=v["uploadId"],
             parts=v["parts"],
@@ -297,7 +284,7 @@ class SubmissionChecksApi(APIView):
         operation_id="submissions_checks",
     )
     def get(self, request, submission_id: str):
-        submission_services.upload_rights_require(key=request.auth)
+        submission_services.upload_rights_require(actor=request.auth)
         submission = submission_services.submission_get_for_org(
             organization=request.auth.organization, submission_id=submission_id
         )

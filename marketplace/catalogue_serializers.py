@@ -4,6 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from marketplace.models import Dataset, FileUpload, Submission, Task
+from marketplace.pagination import PageQuerySerializer
 from marketplace.pricing import pricing_object
 from marketplace.selectors import UPLOAD_WINDOWS
 
@@ -70,12 +71,11 @@ class MultiValueField(serializers.ListField):
         return super().get_value(dictionary)
 
 
-class CatalogueQuerySerializer(serializers.Serializer):
+class CatalogueQuerySerializer(PageQuerySerializer):
     q = serializers.CharField(
         required=False, allow_blank=True, max_length=200, trim_whitespace=True
     )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=24)
-    page = serializers.IntegerField(required=False, min_value=1, max_value=100_000, default=1)
     task = MultiValueField(
         child=serializers.CharField(max_length=100), required=False, default=list
     )

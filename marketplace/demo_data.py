@@ -11,7 +11,8 @@ import wave
 
 from botocore.exceptions import ClientError
 
-from marketplace.models import ApiKey, CheckRun, Dataset, Submission, User
+from marketplace.actors import Actor
+from marketplace.models import CheckRun, Dataset, Submission, User
 from marketplace.services.ingestion import check_run_execute, submission_checks_conclude
 from marketplace.services.review import submission_approve
 from marketplace.services.submissions import (
@@ -121,9 +122,9 @@ def demo_archive(slug: str, clips: int) -> bytes:
     return buf.getvalue()
 
 
-def _upload(key: ApiKey, submission: Submission, kind: str, data: bytes, filename: str) -> None:
+def _upload(actor: Actor, submission: Submission, kind: str, data: bytes, filename: str) -> None:
     upload = file_upload_start(
-        key=key,
+        actor=actor,
         submission_id=submission.public_id,
         kind=kind,
         filename=filename,
@@ -141,9 +142,9 @@ def _upload(key: ApiKey, submission: Submission, kind: str, data: bytes, filenam
         )["ETag"]
         .strip('"')
     )
-    upload = file_upload_get(key=key, upload_id=upload.public_id, kind=kind)
+    upload = file_upload_get(actor=actor, upload_id=upload.public_id, kind=kind)
     file_upload_complete(
-        key=key,
+        actor=actor,
         upload=upload,
         storage_upload_id=upload.storage_upload_id,
         parts=[{"partNumber": 1, "etag": etag}],
@@ -162,21 +163,21 @@ def _ensure_object(object_key: str, data: bytes) -> None:
         )
 
 
-def demo_datasets_ensure(*, provider_key: ApiKey, reviewer: User) -> dict[str, str]:
+def demo_datasets_ensure(*, provider: Actor, reviewer: User) -> dict[str, str]:
     out = {}
     for spec in DEMO_DATASETS:
         archive = demo_archive(spec["slug"], spec["clips"])
         sample = demo_archive(f"{spec['slug']}-sample", 2) if spec["sample"] else None
         dataset = Dataset.objects.filter(slug=spec["slug"]).select_related("latest_version").first()
         if dataset is None:
-            submission = submission_create(key=provider_key, name=spec["name"])
+            submission = submission_create(actor=provider, name=spec["name"])
             submission_update(
-                key=provider_key, submission_id=submission.public_id, data=spec["fields"]
+                actor=provider, submission_id=submission.public_id, data=spec["fields"]
             )
-            _upload(provider_key, submission, "dataset", archive, f"{spec['slug']}.tar.gz")
+            _upload(provider, submission, "dataset", archive, f"{spec['slug']}.tar.gz")
             if sample:
-                _upload(provider_key, submission, "sample", sample, f"{spec['slug']}-sample.tar.gz")
-            submission_submit(key=provider_key, submission_id=submission.public_id, agree=True)
+                _upload(provider, submission, "sample", sample, f"{spec['slug']}-sample.tar.gz")
+            submission_submit(actor=provider, submission_id=submission.public_id, agree=True)
             # Run the automatic checks here rather than on a worker, so the demo is ready now.
             submission_after_submit(submission_pk=submission.pk)
             for run in CheckRun.objects.filter(submission=submission).order_by("pk"):

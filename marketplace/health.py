@@ -6,9 +6,13 @@ import time
 import redis
 import requests
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from marketplace.storage import bucket, s3_client
+
+# Written by the beat-scheduled heartbeat task (marketplace.tasks.celery_heartbeat).
+HEARTBEAT_KEY = "celery:heartbeat"
 
 
 def _database():
@@ -73,10 +77,6 @@ def health_report() -> tuple[bool, dict]:
 def celery_last_heartbeat() -> str | None:
     """When a worker last ran the beat-scheduled heartbeat (informational: a stopped worker
     does not make the web tier unhealthy)."""
-    from django.core.cache import cache
-
-    from marketplace.tasks import HEARTBEAT_KEY
-
     try:
         return cache.get(HEARTBEAT_KEY)
     except Exception:  # noqa: BLE001 - Redis down is already reported by its own check

@@ -1,5 +1,6 @@
 """Catalogue reads (MDC E1–E3)."""
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from marketplace.models import Dataset, Task, Visibility
+from marketplace.pagination import Page, paginate
 from marketplace.services.errors import Gone, NotFound
 
 LISTED = (Visibility.PUBLIC, Visibility.RESTRICTED)
@@ -39,7 +41,7 @@ def _published() -> QuerySet[Dataset]:
     return Dataset.objects.filter(latest_version__isnull=False, removed_at__isnull=True)
 
 
-def catalogue_search(query: CatalogueQuery) -> tuple[list[Dataset], int]:
+def catalogue_search(query: CatalogueQuery) -> Page:
     """Filters combine with AND, repeated values with OR; an unknown value matches nothing.
     Ordering always ends with the primary key so pages never repeat or skip rows. A constant
     number of queries per page whatever its size: the count and the page (with organisation and
@@ -76,25 +78,22 @@ def catalogue_search(query: CatalogueQuery) -> tuple[list[Dataset], int]:
     else:  # newest, or relevance without a search text
         order = ["-published_at", "-id"] if desc else ["published_at", "id"]
 
-    total = qs.count()
-    offset = (query.page - 1) * query.limit
-    if offset >= total:
-        return [], total
     if query.q:
         # Rank and cut on the dataset table alone, then load the page's rows: joining the
         # versions and organisations of every match before the LIMIT would cost a full scan.
-        ids = list(qs.order_by(*order).values_list("id", flat=True)[offset : offset + query.limit])
+        ids = paginate(
+            qs.order_by(*order).values_list("id", flat=True), page=query.page, limit=query.limit
+        )
         rows = Dataset.objects.select_related("organization", "latest_version").defer(
             "search_vector"
         )
-        by_id = {d.id: d for d in rows.filter(id__in=ids)}
-        return [by_id[i] for i in ids if i in by_id], total
-    page = list(
-        qs.select_related("organization", "latest_version")
-        .defer("search_vector")
-        .order_by(*order)[offset : offset + query.limit]
+        by_id = {d.id: d for d in rows.filter(id__in=ids.items)} if ids.items else {}
+        return dataclasses.replace(ids, items=[by_id[i] for i in ids.items if i in by_id])
+    return paginate(
+        qs.select_related("organization", "latest_version").defer("search_vector").order_by(*order),
+        page=query.page,
+        limit=query.limit,
     )
-    return page, total
 
 
 def catalogue_filters() -> dict[str, list[str]]:

@@ -20,6 +20,11 @@ class ApiKeySerializer(serializers.ModelSerializer):
     revokedAt = serializers.DateTimeField(source="revoked_at", read_only=True)
     organizationId = serializers.CharField(source="organization_id", read_only=True)
     userId = serializers.CharField(source="user_id", read_only=True)
+    mayUpload = serializers.BooleanField(
+        source="may_upload",
+        read_only=True,
+        help_text="False for a key minted by a key that could not upload: it never can.",
+    )
 
     class Meta:
         model = ApiKey
@@ -29,10 +34,15 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "prefix",
             "organizationId",
             "userId",
+            "mayUpload",
             "createdAt",
             "lastUsedAt",
             "revokedAt",
         ]
+
+
+class ApiKeyListQuerySerializer(serializers.Serializer):
+    all = serializers.BooleanField(required=False, default=False)
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):
@@ -50,5 +60,6 @@ class MeSerializer(serializers.Serializer):
     userId = serializers.CharField()
     username = serializers.CharField()
     organization = OrganizationSerializer()
+    role = serializers.CharField()
     apiKey = ApiKeySerializer()
     canUpload = serializers.BooleanField()

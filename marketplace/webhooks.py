@@ -6,13 +6,20 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 
 import stripe
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.models import StripeEvent
 from marketplace.payments import stripe_event_construct
+from marketplace.tasking import task_enqueue_on_commit
+
+# The task that runs `stripe_event_dispatch` (marketplace.tasks), enqueued by name.
+STRIPE_EVENT_TASK = "marketplace.tasks.stripe_event_process"
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +40,15 @@ class WebhookRejected(Exception):
 
 
 def stripe_event_receive(*, payload: bytes, signature: str) -> tuple[StripeEvent, bool]:
-    """Verify and store an event. Returns (event, created). A replayed event is stored once."""
+    """Verify and store an event. Returns (event, created). A replayed event is stored once; a
+    replay of one whose last run failed is queued again at once; one pending (its task is
+    queued) or being processed right now is left alone."""
     try:
         event = stripe_event_construct(payload=payload, signature=signature)
     except ValueError as exc:
         raise WebhookRejected(f"Invalid payload: {exc}") from exc
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejected(f"Invalid signature: {exc.user_message or exc}") from exc
-
-    from marketplace.tasks import stripe_event_process
 
     try:
         with transaction.atomic():
@@ -51,33 +58,80 @@ def stripe_event_receive(*, payload: bytes, signature: str) -> tuple[StripeEvent
                 livemode=bool(event.get("livemode", False)),
                 payload=json.loads(payload),
             )
-            transaction.on_commit(lambda: stripe_event_process.delay(stored.pk))
+            task_enqueue_on_commit(STRIPE_EVENT_TASK, stored.pk)
     except IntegrityError:
-        return StripeEvent.objects.get(event_id=event["id"]), False
+        stored = StripeEvent.objects.get(event_id=event["id"])
+        if stored.status == StripeEvent.Status.FAILED:
+            task_enqueue_on_commit(STRIPE_EVENT_TASK, stored.pk)
+        return stored, False
     return stored, True
 
 
-def stripe_event_dispatch(*, event_pk: int) -> StripeEvent:
-    """Run the registered handlers of one stored event, once. Handlers must be idempotent
-    (they re-fetch the object from Stripe and key their writes on our own rows), because a
-    crash after a handler's commit and before ours makes the event run again."""
+def _event_claim(event_pk: int) -> StripeEvent | None:
+    """Claim the event for this run in a short transaction of its own; None when it is
+    processed or claimed by a live run elsewhere. The attempt number is the claim's token."""
+    now = timezone.now()
     with transaction.atomic():
         event = StripeEvent.objects.select_for_update().get(pk=event_pk)
         if event.status == StripeEvent.Status.PROCESSED:
-            return event
+            return None
+        if (
+            event.status == StripeEvent.Status.PROCESSING
+            and event.claimed_until is not None
+            and event.claimed_until > now
+        ):
+            return None
+        event.status = StripeEvent.Status.PROCESSING
         event.attempts += 1
-        try:
-            with transaction.atomic():
-                for handler in stripe_handlers_for(event.type):
-                    handler(event)
-        except Exception as exc:
-            logger.exception("Stripe event %s failed", event.event_id)
-            event.status = StripeEvent.Status.FAILED
-            event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            event.save(update_fields=["status", "attempts", "last_error"])
-            return event
-        event.status = StripeEvent.Status.PROCESSED
-        event.processed_at = timezone.now()
-        event.last_error = ""
-        event.save(update_fields=["status", "attempts", "last_error", "processed_at"])
-        return event
+        event.claimed_until = now + timedelta(seconds=settings.STRIPE_EVENT_LEASE_SECONDS)
+        event.save(update_fields=["status", "attempts", "claimed_until"])
+    return event
+
+
+def _event_finish(event: StripeEvent, *, error: str = "") -> None:
+    """Record the run's outcome if our claim still stands (a run that outlived its lease and was
+    re-claimed by another does not overwrite the newer run's outcome)."""
+    done = {"status": StripeEvent.Status.FAILED if error else StripeEvent.Status.PROCESSED}
+    if not error:
+        done["processed_at"] = timezone.now()
+    StripeEvent.objects.filter(
+        pk=event.pk, status=StripeEvent.Status.PROCESSING, attempts=event.attempts
+    ).update(last_error=error[:2000], claimed_until=None, **done)
+
+
+def stripe_event_dispatch(*, event_pk: int) -> StripeEvent:
+    """Run the registered handlers of one stored event, once. No transaction is open and no row
+    lock is held while they run: the event is claimed in a short transaction first, each handler
+    fetches what it needs from Stripe with no transaction open and applies it in its own short
+    transaction that re-checks the state. Handlers must be idempotent (they re-fetch the object
+    from Stripe and key their writes on our own rows), because a crash after a handler's commit
+    and before ours makes the event run again."""
+    event = _event_claim(event_pk)
+    if event is None:
+        return StripeEvent.objects.get(pk=event_pk)
+    try:
+        for handler in stripe_handlers_for(event.type):
+            handler(event)
+    except Exception as exc:
+        logger.exception("Stripe event %s failed", event.event_id)
+        _event_finish(event, error=f"{type(exc).__name__}: {exc}" or "error")
+    else:
+        _event_finish(event)
+    event.refresh_from_db()
+    return event
+
+
+def stripe_events_due(*, limit: int, max_attempts: int) -> list[int]:
+    """Events to run again: failed, pending for over a minute (their task was lost), or claimed
+    by a run whose lease expired."""
+    now = timezone.now()
+    S = StripeEvent.Status
+    return list(
+        StripeEvent.objects.filter(
+            Q(status__in=[S.PENDING, S.FAILED], received_at__lt=now - timedelta(minutes=1))
+            | Q(status=S.PROCESSING, claimed_until__lt=now),
+            attempts__lt=max_attempts,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )

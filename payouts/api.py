@@ -6,14 +6,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace.pagination import page_args, page_schema, paginate
 from payouts import serializers as wire
 from payouts.selectors import payee_earnings, payees_of_user, payout_lines_of_payees
 
 
 def _payees(request):
-    return payees_of_user(
-        user=request.user, organization=getattr(request.auth, "organization", None)
-    )
+    return payees_of_user(user=request.user, organization=request.auth.organization)
 
 
 class EarningsApi(APIView):
@@ -39,22 +38,14 @@ class EarningsApi(APIView):
 class PayoutsApi(APIView):
     @extend_schema(
         parameters=[wire.PayoutsQuerySerializer],
-        responses={200: wire.PayoutPageSerializer},
+        responses={200: page_schema("PayoutLinePage", wire.PayoutLineSerializer())},
         summary="The caller's payout lines with their status, newest first",
         operation_id="payouts_list",
     )
     def get(self, request):
         params = wire.PayoutsQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        page, limit = params.validated_data["page"], params.validated_data["limit"]
         ids = [p.pk for p in _payees(request).values() if p is not None]
         lines = payout_lines_of_payees(payee_ids=ids)
-        start = (page - 1) * limit
-        return Response(
-            {
-                "items": wire.PayoutLineSerializer(lines[start : start + limit], many=True).data,
-                "total": lines.count(),
-                "page": page,
-                "limit": limit,
-            }
-        )
+        page = paginate(lines, **page_args(params.validated_data))
+        return Response(page.body(lambda line: wire.PayoutLineSerializer(line).data))

@@ -11,6 +11,7 @@ from django.db.models import QuerySet, Sum
 from contributors.models import Payee
 from marketplace.models import Membership, Organization, User
 from payouts.models import JournalTransaction, LedgerAccount, PayoutLine
+from payouts.services.balances import payee_balances
 
 Kind = LedgerAccount.Kind
 TxKind = JournalTransaction.Kind
@@ -76,8 +77,6 @@ def payee_earnings(*, payee: Payee) -> PayeeEarnings:
     the payout lines, and per dataset what the payee earned (sale shares minus refunds) and how
     much of it is still pending. Payouts are not attributed to datasets: available money is
     fungible across a payee's datasets. Three queries, whatever the size of the history."""
-    from payouts.services.balances import payee_balances
-
     currencies: dict[str, CurrencyEarnings] = {}
     for currency, balance in payee_balances(payee_id=payee.pk).items():
         currencies[currency] = CurrencyEarnings(currency, balance.pending, balance.available)

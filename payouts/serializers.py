@@ -3,13 +3,13 @@ micro-units (`...Micros`, 1e-6 of the currency unit); payout amounts are integer
 
 from rest_framework import serializers
 
+from marketplace.pagination import PageQuerySerializer
 from payouts.models import PayoutLine
 from payouts.selectors import PayeeEarnings
 
 
-class PayoutsQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
+class PayoutsQuerySerializer(PageQuerySerializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
 
 
 class CurrencyEarningsSerializer(serializers.Serializer):
@@ -71,10 +71,3 @@ class PayoutLineSerializer(serializers.ModelSerializer):
             "sentAt",
             "finishedAt",
         ]
-
-
-class PayoutPageSerializer(serializers.Serializer):
-    items = PayoutLineSerializer(many=True)
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    limit = serializers.IntegerField()

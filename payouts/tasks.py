@@ -1,12 +1,17 @@
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
+
+from payouts.models import PayoutRun
+from payouts.services.holds import holds_release as release
+from payouts.services.reconciliation import reconciliation_run
+from payouts.services.runs import payout_run_create, payout_runs_open, payout_thresholds
+from payouts.services.runs import payout_run_execute as execute
 
 
 @shared_task(name="payouts.tasks.holds_release")
 def holds_release() -> dict:
     """Hourly: move sales past the refund window from pending to available (idempotent)."""
-    from payouts.services.holds import holds_release as release
-
     result = release(now=timezone.now())
     return {"released": result.released, "failed": result.failed}
 
@@ -16,10 +21,6 @@ def payout_runs_create() -> dict:
     """Daily: one payout run per currency of PAYOUT_THRESHOLD_CENTS, then its execution is
     enqueued after commit. Safe to run twice: payees already in an unfinished line are left out,
     so a second run only gets lines that became due meanwhile."""
-    from django.db import transaction
-
-    from payouts.services.runs import payout_run_create, payout_thresholds
-
     created = {}
     for currency in sorted(payout_thresholds()):
         run = payout_run_create(currency=currency)
@@ -32,9 +33,6 @@ def payout_runs_create() -> dict:
 @shared_task(name="payouts.tasks.payout_run_execute")
 def payout_run_execute(run_id: int) -> dict:
     """Execute one run (idempotent, safe concurrently: see payout_run_execute)."""
-    from payouts.models import PayoutRun
-    from payouts.services.runs import payout_run_execute as execute
-
     result = execute(run=PayoutRun.objects.get(pk=run_id))
     return {"sent": result.sent, "failed": result.failed, "paid": result.paid}
 
@@ -44,9 +42,6 @@ def payout_runs_execute_open() -> dict:
     """Every 15 minutes: execute every open run again (lines left pending while Stripe was
     down, lines abandoned `sending` by a crashed worker past the lease, sent lines to
     confirm)."""
-    from payouts.services.runs import payout_run_execute as execute
-    from payouts.services.runs import payout_runs_open
-
     results = {}
     for run in payout_runs_open():
         result = execute(run=run)
@@ -57,7 +52,5 @@ def payout_runs_execute_open() -> dict:
 @shared_task(name="payouts.tasks.reconcile")
 def reconcile() -> dict:
     """Daily: reconcile the ledger against Stripe and store the report."""
-    from payouts.services.reconciliation import reconciliation_run
-
     report = reconciliation_run()
     return {"report": report.pk, "ok": report.ok, "problems": len(report.problems)}

@@ -1,8 +1,22 @@
+"""Fixtures of the whole test suite: the local servers, the parties of a test (built through the
+services, see tests/parties.py) and the seeded catalogue licenses. Helpers that tests import
+live in modules: tests/parties.py, tests/assertions.py, tests/webhooks.py, tests/factories.py."""
+
+import importlib
+
 import pytest
+from django.apps import apps
 from django.conf import settings
 
 from devtools.stripe_emulator.process import run_emulator
+from licensing.models import License
+from marketplace.models import User
+from tests.factories import make_user
+from tests.parties import Party, contributor_party, party
 from tests.servers import start_moto
+
+SEED = importlib.import_module("licensing.migrations.0002_seed_catalogue_licenses")
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +53,52 @@ def _empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _catalogue_licenses(request):
+    """The catalogue licenses the data migration seeds. A transactional test (live server)
+    flushes every table when it ends, seeded rows included, so each test that uses the database
+    puts them back when they are missing (one COUNT otherwise); other tests are left alone."""
+    uses_db = request.node.get_closest_marker("django_db") is not None
+    if not uses_db and DATABASE_FIXTURES.isdisjoint(request.fixturenames):
+        return
+    request.getfixturevalue("db")
+    if License.objects.filter(organization__isnull=True).count() < len(SEED.LICENSES):
+        SEED.seed(apps, None)
+
+
+@pytest.fixture
+def provider(db) -> Party:
+    """An organisation approved for uploads, its owner and the owner's key."""
+    return party(uploads=True)
+
+
+@pytest.fixture
+def buyer(db) -> Party:
+    return party()
+
+
+@pytest.fixture
+def outsider(db) -> Party:
+    """Another organisation, which must see nothing of the others'."""
+    return party()
+
+
+@pytest.fixture
+def staff(db) -> User:
+    """A staff user (reviews submissions, decides upload access, uses the admin)."""
+    return make_user(is_staff=True)
+
+
+@pytest.fixture
+def reviewer(staff) -> User:
+    return staff
+
+
+@pytest.fixture
+def contributor(provider) -> Party:
+    """A person with an account (and organisation) of their own who claimed the contributor
+    profile the provider invited through the share table of a dataset it published. The profile:
+    `contributor.user.contributor`."""
+    return contributor_party(owner=provider)

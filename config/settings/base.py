@@ -140,6 +140,9 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_datacollective_loc
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_datacollective_local")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:8420")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# How long a worker's claim on a Stripe event lasts before another may run it (longer than the
+# handlers' Stripe calls can take: stripe-python times out after 80 s per call).
+STRIPE_EVENT_LEASE_SECONDS = env.int("STRIPE_EVENT_LEASE_SECONDS", default=600)
 
 # --- Health ------------------------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)

@@ -24,13 +24,10 @@ from marketplace.services.errors import Conflict, Gone, NotFound
 logger = logging.getLogger(__name__)
 
 TOKEN_BYTES = 32
-DEFAULT_INVITE_TTL_SECONDS = 30 * 24 * 3600
 
 
 def invite_ttl() -> timedelta:
-    return timedelta(
-        seconds=getattr(settings, "CONTRIBUTOR_INVITE_TTL_SECONDS", DEFAULT_INVITE_TTL_SECONDS)
-    )
+    return timedelta(seconds=settings.CONTRIBUTOR_INVITE_TTL_SECONDS)
 
 
 def invite_token_hash(token: str) -> str:
@@ -38,7 +35,7 @@ def invite_token_hash(token: str) -> str:
 
 
 def claim_url(token: str) -> str:
-    base = getattr(settings, "PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    base = settings.PUBLIC_BASE_URL
     return f"{base}/contributors/claim/{token}"
 
 

@@ -2,15 +2,14 @@
 created on first need and never deleted (ledger accounts point at it)."""
 
 from contributors.models import Contributor, Payee
-from marketplace.models import Membership, Organization, User
+from marketplace.actors import Actor
+from marketplace.models import Organization
 from marketplace.services.errors import Forbidden
 
 
-def organization_owner_check(*, organization: Organization, user: User, action: str) -> None:
+def organization_owner_check(*, actor: Actor, organization: Organization, action: str) -> None:
     """Money settings of an organisation (shares, payout account) are for its owners only."""
-    if not Membership.objects.filter(
-        organization=organization, user=user, role=Membership.Role.OWNER
-    ).exists():
+    if actor.organization.pk != organization.pk or not actor.is_owner:
         raise Forbidden(f"Only an owner of the organisation can {action}.", code="owner_only")
 
 

@@ -19,7 +19,8 @@ from contributors.services.payees import (
     payee_for_contributor,
     payee_for_organization,
 )
-from marketplace.models import Organization, StripeEvent, User
+from marketplace.actors import Actor
+from marketplace.models import StripeEvent
 from marketplace.payments import stripe_client
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Forbidden, ServiceError
@@ -67,7 +68,7 @@ def _account_params(payee: Payee, country: str | None) -> dict:
         "capabilities": {"transfers": {"requested": True}},
         "metadata": {"payee_id": str(payee.pk), "payee_kind": payee.kind},
     }
-    country = country or getattr(settings, "STRIPE_CONNECT_DEFAULT_COUNTRY", "")
+    country = country or settings.STRIPE_CONNECT_DEFAULT_COUNTRY
     if country:
         params["country"] = country.upper()
     if payee.kind == Payee.Kind.CONTRIBUTOR:
@@ -77,7 +78,7 @@ def _account_params(payee: Payee, country: str | None) -> dict:
 
 
 def payout_account_ensure(
-    *, payee: Payee, actor: User | None, country: str | None = None
+    *, payee: Payee, actor: Actor | None, country: str | None = None
 ) -> tuple[PayoutAccount, bool]:
     """The payee's payout account, creating its Stripe Express account the first time. Returns
     (account, created). At most one Stripe account per payee: the Stripe call is idempotent on a
@@ -114,7 +115,7 @@ def payout_account_ensure(
 
 def onboarding_urls(payee: Payee) -> tuple[str, str]:
     """(refresh_url, return_url) of an onboarding link, under PUBLIC_BASE_URL."""
-    base = getattr(settings, "PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    base = settings.PUBLIC_BASE_URL
     path = (
         "/contributors/me/payout-account"
         if payee.kind == Payee.Kind.CONTRIBUTOR
@@ -189,24 +190,22 @@ class Onboarding:
     created: bool
 
 
-def organization_payout_account_start(
-    *, organization: Organization, actor: User, country: str | None = None
-) -> Onboarding:
-    """For an owner of `organization`: its payout account (created once) and a fresh
+def organization_payout_account_start(*, actor: Actor, country: str | None = None) -> Onboarding:
+    """For an owner of the acting organisation: its payout account (created once) and a fresh
     onboarding link."""
     organization_owner_check(
-        organization=organization, user=actor, action="set up the payout account"
+        actor=actor, organization=actor.organization, action="set up the payout account"
     )
-    payee = payee_for_organization(organization)
+    payee = payee_for_organization(actor.organization)
     account, created = payout_account_ensure(payee=payee, actor=actor, country=country)
     return Onboarding(account, payout_account_onboarding_url(account=account), created)
 
 
 def contributor_payout_account_start(
-    *, contributor: Contributor, actor: User, country: str | None = None
+    *, actor: Actor, contributor: Contributor, country: str | None = None
 ) -> Onboarding:
     """For the user who claimed `contributor`: their own payout account and an onboarding link."""
-    if contributor.user_id != actor.pk:
+    if contributor.user_id != actor.user.pk:
         raise Forbidden("This is not your contributor profile.", code="not_your_profile")
     payee = payee_for_contributor(contributor)
     account, created = payout_account_ensure(payee=payee, actor=actor, country=country)

@@ -19,19 +19,23 @@ from django.db import transaction
 from contributors.models import Contributor, Payee, ShareLine, ShareTable
 from contributors.services.invitations import contributors_needing_invitation
 from contributors.services.payees import organization_owner_check, payee_for_organization
-from marketplace.models import Dataset, User
+from marketplace.actors import Actor
+from marketplace.models import Dataset
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Invalid
+from marketplace.tasking import task_enqueue
 
 TOTAL_BASIS_POINTS = 10_000  # 100.00 %
 MAX_WEIGHT = 10**9
-DEFAULT_MAX_LINES = 100_000
 NAME_MAX = 200
 LINE_KEYS = {"organization", "email", "name", "percent", "weight"}
 _DIGITS = re.compile(r"^\s*\d+\s*$")
 _CHUNK = 5_000
 
 logger = logging.getLogger(__name__)
+
+# contributors.tasks.contributor_invite, enqueued by name (marketplace.tasking).
+INVITE_TASK = "contributors.tasks.contributor_invite"
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ def shares_parse(*, basis, shares) -> tuple[str, list[ShareSpec]]:
         raise Invalid("shares: must be a list of shares.")
     if not shares:
         raise Invalid("shares: at least one share is needed.")
-    max_lines = getattr(settings, "CONTRIBUTOR_SHARES_MAX_LINES", DEFAULT_MAX_LINES)
+    max_lines = settings.CONTRIBUTOR_SHARES_MAX_LINES
     if len(shares) > max_lines:
         raise Invalid(f"shares: at most {max_lines:,} shares (got {len(shares):,}).")
 
@@ -232,14 +236,25 @@ def _latest(dataset: Dataset) -> ShareTable | None:
     return ShareTable.objects.filter(dataset=dataset).order_by("-version").first()
 
 
+def share_table_current(dataset: Dataset) -> ShareTable:
+    """The share table that applies to a sale of `dataset` now: its latest version, or, for a
+    dataset whose shares were never set, version 1 created on the spot (100 % to the owning
+    organisation). A service, since it may write. Called by the ledger's sale_post, which
+    records the version it used."""
+    table = ShareTable.objects.filter(dataset=dataset).order_by("-version").first()
+    if table is not None:
+        return table
+    return share_table_create_default(dataset=dataset)
+
+
 @transaction.atomic
-def share_table_set(*, dataset: Dataset, basis, shares, actor: User) -> tuple[ShareTable, bool]:
+def share_table_set(*, actor: Actor, dataset: Dataset, basis, shares) -> tuple[ShareTable, bool]:
     """Save the dataset's revenue shares as entered by an owner of its organisation. Returns
     (table, created): a table equal to the current one creates nothing and returns the current
     version. Contributors are found or created by e-mail, each with a payee; those without an
     account and without a live invitation are invited after commit."""
     organization_owner_check(
-        organization=dataset.organization, user=actor, action="change revenue shares"
+        actor=actor, organization=dataset.organization, action="change revenue shares"
     )
     basis, specs = shares_parse(basis=basis, shares=shares)
     dataset = dataset_lock(dataset)
@@ -260,7 +275,7 @@ def share_table_set(*, dataset: Dataset, basis, shares, actor: User) -> tuple[Sh
         dataset=dataset,
         version=current.version + 1 if current else 1,
         basis=basis,
-        created_by=actor,
+        created_by=actor.user,
     )
     ShareLine.objects.bulk_create(
         [ShareLine(table=table, payee=p, weight=s.weight, name=s.name) for p, s in wanted],
@@ -287,14 +302,12 @@ def _invite_after_commit(*, dataset: Dataset, contributor_ids: list[int]) -> Non
     pending = contributors_needing_invitation(contributor_ids=contributor_ids)
     if not pending:
         return
-    from contributors.tasks import contributor_invite
-
     dataset_pk = dataset.pk
 
     def enqueue():
         for contributor_id in pending:
             try:
-                contributor_invite.delay(contributor_id, dataset_pk)
+                task_enqueue(INVITE_TASK, contributor_id, dataset_pk)
             except Exception:
                 logger.exception("Could not queue the invitation of contributor %s", contributor_id)
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from marketplace.models.catalogue import new_public_id
 
@@ -12,9 +13,21 @@ def new_certificate_id() -> str:
     return new_public_id("lc")
 
 
+class GrantQuerySet(models.QuerySet):
+    def active(self, now=None):
+        """Grants in force at `now`: status active and not past `expires_at` (the one place this
+        is decided; `Grant.ACTIVE_SQL` is the same condition for hand-written SQL)."""
+        now = now or timezone.now()
+        return self.filter(status=Grant.Status.ACTIVE).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
 class Grant(models.Model):
     """The right of an organisation (every member's key) to download a dataset, all its
-    versions, while active, under the terms it was granted with."""
+    versions, while active, under the terms it was granted with. A grant is in force while its
+    status is active and its `expires_at` (if any) is in the future: `is_active()`,
+    `Grant.objects.active()` and `ACTIVE_SQL` say so, nothing else does."""
 
     class Status(models.TextChoices):
         ACTIVE = "active"
@@ -54,6 +67,8 @@ class Grant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = GrantQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
@@ -72,6 +87,26 @@ class Grant(models.Model):
 
     def __str__(self):
         return f"{self.public_id} ({self.status})"
+
+    def is_active(self, now=None) -> bool:
+        return self.status == self.Status.ACTIVE and (
+            self.expires_at is None or self.expires_at > (now or timezone.now())
+        )
+
+    def effective_status(self, now=None) -> str:
+        """The status as it stands at `now`: an active grant past its expiry is expired even
+        before the periodic task (`grants_expire`) writes it."""
+        if self.status == self.Status.ACTIVE and not self.is_active(now):
+            return self.Status.EXPIRED
+        return self.status
+
+
+# `Grant.objects.active()` for hand-written SQL over the grants table aliased `g`, with the
+# time passed as the parameter `%(now)s` (not the database's now(), which is the start of the
+# transaction and would keep a grant alive for as long as a transaction runs).
+Grant.ACTIVE_SQL = (
+    f"g.status = '{Grant.Status.ACTIVE.value}' AND (g.expires_at IS NULL OR g.expires_at > %(now)s)"
+)
 
 
 class Certificate(models.Model):

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from licensing.models import AccessRequest
 from licensing.selectors import private_check
-from marketplace.models import Dataset, Organization, User, Visibility
+from marketplace.actors import Actor
+from marketplace.models import Dataset, Visibility
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Forbidden, Invalid
 
@@ -17,7 +18,7 @@ S = AccessRequest.Status
 
 
 def stale_after() -> timedelta:
-    return timedelta(days=int(getattr(settings, "ACCESS_REQUEST_STALE_DAYS", 7)))
+    return timedelta(days=settings.ACCESS_REQUEST_STALE_DAYS)
 
 
 def _clean(value: str, field: str, limit: int) -> str:
@@ -32,9 +33,8 @@ def _clean(value: str, field: str, limit: int) -> str:
 @transaction.atomic
 def access_request_create(
     *,
+    actor: Actor,
     dataset: Dataset,
-    organization: Organization,
-    user: User,
     name: str,
     organization_name: str,
     intended_use: str,
@@ -43,6 +43,7 @@ def access_request_create(
     organisation and dataset: asking again while pending updates the details, after a rejection
     reopens it as pending, after an approval changes nothing. Approved at once when the
     dataset's datasheet says `autoApproveAccessRequests`."""
+    organization, user = actor.organization, actor.user
     private_check(dataset=dataset, organization=organization)
     if dataset.organization_id == organization.pk:
         raise Invalid("Your organisation owns this dataset; it needs no access request.")
@@ -97,7 +98,7 @@ def access_request_create(
         request.decided_at = now
     request.save()
     audit_record(
-        actor=user,
+        actor=actor,
         organization=organization,
         action="access_request.create" if created else "access_request.renew",
         obj=request,
@@ -113,9 +114,8 @@ def access_request_create(
 @transaction.atomic
 def access_request_decide(
     *,
+    actor: Actor,
     access_request: AccessRequest,
-    organization: Organization,
-    actor: User,
     approve: bool,
     reason: str = "",
 ) -> AccessRequest:
@@ -126,7 +126,7 @@ def access_request_decide(
         .select_related("dataset")
         .get(pk=access_request.pk)
     )
-    if request.dataset.organization_id != organization.pk:
+    if request.dataset.organization_id != actor.organization.pk:
         raise Forbidden(
             "Only the organisation that publishes the dataset can decide on its access "
             "requests.",
@@ -144,7 +144,7 @@ def access_request_decide(
     request.status = new_status
     request.reason = reason
     request.auto_approved = False
-    request.decided_by = actor
+    request.decided_by = actor.user
     request.decided_at = timezone.now()
     request.stale_since = None
     request.save(
@@ -160,7 +160,7 @@ def access_request_decide(
     )
     audit_record(
         actor=actor,
-        organization=organization,
+        organization=actor.organization,
         action="access_request.approve" if approve else "access_request.reject",
         obj=request,
         data={"from": previous, "reason": reason},

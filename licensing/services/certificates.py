@@ -114,8 +114,6 @@ class Verification:
 def certificate_verify(*, token: str) -> Verification:
     """Valid = signed by one of our published keys, and a certificate we issued for a grant
     we know. Status is the grant's now: active, revoked or expired."""
-    from licensing.services.grants import grant_effective_status
-
     try:
         header, claims = jws_verify(token)
     except InvalidToken as exc:
@@ -137,6 +135,6 @@ def certificate_verify(*, token: str) -> Verification:
         valid=True,
         kid=header.get("kid"),
         grant=grant,
-        status=grant_effective_status(grant),
+        status=grant.effective_status(),
         claims=claims,
     )

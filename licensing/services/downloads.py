@@ -14,7 +14,8 @@ from licensing.models import AccessRequest, DownloadSession
 from licensing.models.downloads import new_download_id
 from licensing.request_meta import source_function
 from licensing.selectors import AccessFacts, dataset_terms, download_context, private_check
-from marketplace.models import ApiKey, Dataset, Organization, Visibility
+from marketplace.actors import Actor
+from marketplace.models import Dataset, Organization, Visibility
 from marketplace.pricing import pricing_object
 from marketplace.services.errors import Forbidden, NotFound
 from marketplace.storage import presign_download
@@ -103,7 +104,7 @@ _SIGNED_MAX = 1024
 def presigned_url(*, object_key: str, filename: str, ttl: int) -> tuple[str, datetime]:
     """A presigned GET URL and when it expires. Reused within this process for up to
     DOWNLOAD_URL_REUSE_SECONDS (default 30, never more than a tenth of the TTL; 0 disables)."""
-    reuse = min(float(getattr(settings, "DOWNLOAD_URL_REUSE_SECONDS", 30)), ttl / 10)
+    reuse = min(float(settings.DOWNLOAD_URL_REUSE_SECONDS), ttl / 10)
     cache_key = (
         object_key,
         filename,
@@ -155,10 +156,10 @@ class DownloadOffer:
 
 
 def download_session_start(
-    *, key: ApiKey, id_or_slug: str, kind: str, user_agent: str, ip: str | None
+    *, actor: Actor, id_or_slug: str, kind: str, user_agent: str, ip: str | None
 ) -> DownloadOffer:
     """E4 (kind dataset) / E6 (kind sample): check access, presign, record the session."""
-    organization = key.organization
+    organization = actor.organization
     dataset, facts = download_context(id_or_slug=id_or_slug, organization=organization)
     version = dataset.latest_version
     # Whether a private dataset has a sample is its organisation's business.
@@ -183,8 +184,8 @@ def download_session_start(
         dataset_id=dataset.pk,
         version_id=version.pk,
         organization_id=organization.pk,
-        user_id=key.user_id,
-        api_key_id=key.pk,
+        user_id=actor.user.pk,
+        api_key_id=actor.api_key.pk if actor.api_key else None,
         grant_id=grant_id,
         kind=kind,
         basis=basis,

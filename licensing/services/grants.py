@@ -125,19 +125,10 @@ def grant_revoke(*, grant: Grant, actor: User | None, reason: str = "") -> Grant
 
 
 def grants_expire(*, now=None) -> int:
-    """Active grants past their `expires_at` become expired (downloads already refuse them by
+    """Active grants past their `expires_at` (the complement of `Grant.objects.active()` among
+    active rows) become expired (downloads already refuse them by
     date; this makes the status say so). Returns how many changed. Idempotent."""
     now = now or timezone.now()
     return Grant.objects.filter(status=Grant.Status.ACTIVE, expires_at__lte=now).update(
         status=Grant.Status.EXPIRED, updated_at=now
     )
-
-
-def grant_effective_status(grant: Grant, now=None) -> str:
-    if (
-        grant.status == Grant.Status.ACTIVE
-        and grant.expires_at is not None
-        and grant.expires_at <= (now or timezone.now())
-    ):
-        return Grant.Status.EXPIRED
-    return grant.status

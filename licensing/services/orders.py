@@ -12,16 +12,19 @@ grant; a dispute flags the order for staff."""
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import stripe
 from django.db import transaction
 from django.utils import timezone
 
 from licensing.errors import PaymentRequired  # noqa: F401 - re-exported for callers
-from licensing.models import Grant, Order
+from licensing.models import AccessRequest, Grant, Order
 from licensing.selectors import dataset_terms, grant_active_for, terms_acceptance_latest
 from licensing.services.grants import grant_issue, grant_revoke
-from marketplace.models import ApiKey, Dataset
+from marketplace.actors import Actor
+from marketplace.models import Dataset
 from marketplace.payments import stripe_client
 from marketplace.pricing import platform_fee_cents
 from marketplace.services.audit import audit_record
@@ -40,21 +43,19 @@ def request_fingerprint(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _orderable_dataset(*, key: ApiKey, dataset_id: str) -> Dataset:
-    from licensing.models import AccessRequest
-
+def _orderable_dataset(*, actor: Actor, dataset_id: str) -> Dataset:
     dataset = (
         Dataset.objects.select_related("latest_version", "organization")
         .filter(public_id=dataset_id, latest_version__isnull=False)
         .first()
     )
     if dataset is None or (
-        dataset.visibility == "private" and dataset.organization_id != key.organization_id
+        dataset.visibility == "private" and dataset.organization_id != actor.organization.pk
     ):
         raise NotFound(f"Dataset {dataset_id} not found.")
     if dataset.removed_at is not None:
         raise Invalid("This dataset was removed from the platform.", code="dataset_removed")
-    if dataset.organization_id == key.organization_id:
+    if dataset.organization_id == actor.organization.pk:
         raise Conflict(
             "Your organisation publishes this dataset; it needs no order.", code="own_dataset"
         )
@@ -65,7 +66,7 @@ def _orderable_dataset(*, key: ApiKey, dataset_id: str) -> Dataset:
     if (
         dataset.visibility == "restricted"
         and not AccessRequest.objects.filter(
-            dataset=dataset, organization=key.organization, status="approved"
+            dataset=dataset, organization=actor.organization, status="approved"
         ).exists()
     ):
         raise Forbidden(
@@ -76,7 +77,7 @@ def _orderable_dataset(*, key: ApiKey, dataset_id: str) -> Dataset:
     return dataset
 
 
-def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order:
+def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Order:
     """Create (or return, for a repeated Idempotency-Key) an order and its PaymentIntent for
     totalPriceCents. Requires accepted current terms (they are what the grant will name)."""
     idempotency_key = (idempotency_key or "").strip()
@@ -87,7 +88,7 @@ def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order
         )
     fingerprint = request_fingerprint({"datasetId": dataset_id})
     order = Order.objects.filter(
-        organization=key.organization, idempotency_key=idempotency_key
+        organization=actor.organization, idempotency_key=idempotency_key
     ).first()
     if order is not None:
         if order.request_fingerprint != fingerprint:
@@ -96,8 +97,8 @@ def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order
                 code="idempotency_key_reused",
             )
     else:
-        dataset = _orderable_dataset(key=key, dataset_id=dataset_id)
-        if grant_active_for(organization=key.organization, dataset=dataset) is not None:
+        dataset = _orderable_dataset(actor=actor, dataset_id=dataset_id)
+        if grant_active_for(organization=actor.organization, dataset=dataset) is not None:
             raise Conflict(
                 "Your organisation already holds an active grant for this dataset.",
                 code="already_licensed",
@@ -105,7 +106,7 @@ def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order
         terms = dataset_terms(dataset)
         if (
             terms_acceptance_latest(
-                organization=key.organization, dataset=dataset, terms_hash=terms.hash
+                organization=actor.organization, dataset=dataset, terms_hash=terms.hash
             )
             is None
         ):
@@ -120,8 +121,8 @@ def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order
         try:
             with transaction.atomic():
                 order = Order.objects.create(
-                    organization=key.organization,
-                    user=key.user,
+                    organization=actor.organization,
+                    user=actor.user,
                     dataset=dataset,
                     dataset_version=dataset.latest_version,
                     terms_hash=terms.hash,
@@ -133,8 +134,8 @@ def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order
                     request_fingerprint=fingerprint,
                 )
                 audit_record(
-                    actor=key.user,
-                    organization=key.organization,
+                    actor=actor,
+                    organization=actor.organization,
                     action="order.create",
                     obj=order,
                     data={"dataset": dataset.public_id, "total_cents": base + fee},
@@ -142,7 +143,7 @@ def order_create(*, key: ApiKey, dataset_id: str, idempotency_key: str) -> Order
         except Exception:
             # A concurrent request with the same key won the insert: answer with its order.
             order = Order.objects.filter(
-                organization=key.organization, idempotency_key=idempotency_key
+                organization=actor.organization, idempotency_key=idempotency_key
             ).first()
             if order is None:
                 raise
@@ -178,12 +179,16 @@ def _payment_intent_attach(order: Order) -> None:
     order.refresh_from_db()
 
 
-def order_payment_sync(*, payment_intent_id: str) -> Order | None:
-    """Bring an order to the state Stripe reports for its PaymentIntent and charge. Idempotent
-    and order-independent; the Stripe reads happen before any row lock is taken."""
-    order = Order.objects.filter(payment_intent_id=payment_intent_id).first()
-    if order is None:
-        return None
+@dataclass(frozen=True)
+class PaymentState:
+    """What Stripe says about an order's payment, fetched with no transaction open."""
+
+    intent: Any
+    charge: Any = None  # with its refunds
+    balance_txn: Any = None  # the charge's balance transaction (its processor fee)
+
+
+def _payment_state_fetch(payment_intent_id: str) -> PaymentState:
     client = stripe_client()
     intent = client.payment_intents.retrieve(payment_intent_id)
     charges = intent.get("charges")
@@ -195,89 +200,135 @@ def order_payment_sync(*, payment_intent_id: str) -> Order | None:
         charge = client.charges.retrieve(charge.id)  # with its refunds
         if charge.get("balance_transaction"):
             balance_txn = client.balance_transactions.retrieve(charge["balance_transaction"])
-    return _order_apply(order_pk=order.pk, intent=intent, charge=charge, balance_txn=balance_txn)
+    return PaymentState(intent=intent, charge=charge, balance_txn=balance_txn)
 
 
-@transaction.atomic
-def _order_apply(*, order_pk: int, intent, charge, balance_txn=None) -> Order:
-    order = (
-        Order.objects.select_for_update()
-        .select_related("dataset", "dataset_version", "organization")
-        .get(pk=order_pk)
+def order_payment_sync(*, payment_intent_id: str) -> Order | None:
+    """Bring an order to the state Stripe reports for its PaymentIntent and charge. Idempotent
+    and order-independent: the Stripe reads happen with no transaction open, then one short
+    transaction locks the order and applies each transition whose condition holds."""
+    order = Order.objects.filter(payment_intent_id=payment_intent_id).first()
+    if order is None:
+        return None
+    state = _payment_state_fetch(payment_intent_id)
+    return _order_apply(order_pk=order.pk, state=state)
+
+
+def _order_mark_paid(order: Order, state: PaymentState) -> None:
+    """pending/failed → paid: the sale is posted to the ledger and the grant issued."""
+    intent, charge = state.intent, state.charge
+    if intent.status != "succeeded" or order.status not in (
+        Order.Status.PENDING,
+        Order.Status.FAILED,
+    ):
+        return
+    if intent.amount != order.total_price_cents or intent.currency != order.currency:
+        raise Invalid(f"PaymentIntent {intent.id} amount does not match order {order.public_id}.")
+    order.status = Order.Status.PAID
+    order.paid_at = timezone.now()
+    order.charge_id = charge.id if charge is not None else ""
+    order.save(update_fields=["status", "paid_at", "charge_id", "updated_at"])
+    sale_post(
+        order_ref=order.public_id,
+        dataset_version=order.dataset_version,
+        gross_cents=order.total_price_cents,
+        platform_fee_cents=order.platform_fee_cents,
+        currency=order.currency,
+        external_reference=charge.id if charge is not None else intent.id,
     )
-    if intent.status == "succeeded" and order.status in (Order.Status.PENDING, Order.Status.FAILED):
-        if intent.amount != order.total_price_cents or intent.currency != order.currency:
-            raise Invalid(
-                f"PaymentIntent {intent.id} amount does not match order {order.public_id}."
-            )
-        order.status = Order.Status.PAID
-        order.paid_at = timezone.now()
-        order.charge_id = charge.id if charge is not None else ""
-        order.save(update_fields=["status", "paid_at", "charge_id", "updated_at"])
-        sale_post(
-            order_ref=order.public_id,
-            dataset_version=order.dataset_version,
-            gross_cents=order.total_price_cents,
-            platform_fee_cents=order.platform_fee_cents,
-            currency=order.currency,
-            external_reference=charge.id if charge is not None else intent.id,
-        )
-        grant_issue(
-            organization=order.organization,
-            dataset=order.dataset,
-            terms_hash=order.terms_hash,
-            source=Grant.Source.PURCHASE,
-            order=order,
-            actor=None,
-        )
-        audit_record(
-            actor=None,
-            organization=order.organization,
-            action="order.paid",
-            obj=order,
-            data={"payment_intent": intent.id},
-        )
-    if order.status != Order.Status.PENDING and balance_txn is not None and balance_txn.get("fee"):
-        # The processor's fee on this charge, carried by the platform (idempotent per txn id).
-        processor_fee_post(
-            balance_transaction_id=balance_txn["id"],
-            fee_cents=balance_txn["fee"],
-            currency=balance_txn["currency"],
-            order_ref=order.public_id,
-        )
-    if intent.status in ("canceled",) and order.status == Order.Status.PENDING:
+    grant_issue(
+        organization=order.organization,
+        dataset=order.dataset,
+        terms_hash=order.terms_hash,
+        source=Grant.Source.PURCHASE,
+        order=order,
+        actor=None,
+    )
+    audit_record(
+        actor=None,
+        organization=order.organization,
+        action="order.paid",
+        obj=order,
+        data={"payment_intent": intent.id},
+    )
+
+
+def _order_post_processor_fee(order: Order, state: PaymentState) -> None:
+    """The processor's fee on a paid charge, carried by the platform (idempotent per txn)."""
+    txn = state.balance_txn
+    if order.status == Order.Status.PENDING or txn is None or not txn.get("fee"):
+        return
+    processor_fee_post(
+        balance_transaction_id=txn["id"],
+        fee_cents=txn["fee"],
+        currency=txn["currency"],
+        order_ref=order.public_id,
+    )
+
+
+def _order_mark_canceled(order: Order, state: PaymentState) -> None:
+    """pending → canceled when the PaymentIntent was canceled."""
+    if state.intent.status == "canceled" and order.status == Order.Status.PENDING:
         order.status = Order.Status.CANCELED
         order.save(update_fields=["status", "updated_at"])
-    if order.status in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED) and charge is not None:
-        refunds = [
-            r
-            for r in (charge.get("refunds") or {}).get("data", [])
-            if r.get("status") in ("succeeded", "pending")
-        ]
-        for refund in sorted(refunds, key=lambda r: r["id"]):
-            refund_post(
-                refund_id=refund["id"], amount_cents=refund["amount"], order_ref=order.public_id
-            )
-        refunded = sum(r["amount"] for r in refunds)
-        if refunded and refunded != order.refunded_cents:
-            order.refunded_cents = refunded
-            order.status = (
-                Order.Status.REFUNDED
-                if refunded >= order.total_price_cents
-                else Order.Status.PARTIALLY_REFUNDED
-            )
-            order.save(update_fields=["refunded_cents", "status", "updated_at"])
-            if order.status == Order.Status.REFUNDED:
-                for grant in Grant.objects.filter(order_ref=order.public_id, status="active"):
-                    grant_revoke(grant=grant, actor=None, reason="order fully refunded")
-            audit_record(
-                actor=None,
-                organization=order.organization,
-                action="order.refund",
-                obj=order,
-                data={"refunded_cents": refunded},
-            )
-    return order
+
+
+def _order_apply_refunds(order: Order, state: PaymentState) -> None:
+    """paid → partially_refunded → refunded: each Stripe refund posted once (by its id); a full
+    refund revokes the grant."""
+    charge = state.charge
+    if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED) or charge is None:
+        return
+    refunds = [
+        r
+        for r in (charge.get("refunds") or {}).get("data", [])
+        if r.get("status") in ("succeeded", "pending")
+    ]
+    for refund in sorted(refunds, key=lambda r: r["id"]):
+        refund_post(
+            refund_id=refund["id"], amount_cents=refund["amount"], order_ref=order.public_id
+        )
+    refunded = sum(r["amount"] for r in refunds)
+    if not refunded or refunded == order.refunded_cents:
+        return
+    order.refunded_cents = refunded
+    order.status = (
+        Order.Status.REFUNDED
+        if refunded >= order.total_price_cents
+        else Order.Status.PARTIALLY_REFUNDED
+    )
+    order.save(update_fields=["refunded_cents", "status", "updated_at"])
+    if order.status == Order.Status.REFUNDED:
+        for grant in Grant.objects.filter(order_ref=order.public_id, status=Grant.Status.ACTIVE):
+            grant_revoke(grant=grant, actor=None, reason="order fully refunded")
+    audit_record(
+        actor=None,
+        organization=order.organization,
+        action="order.refund",
+        obj=order,
+        data={"refunded_cents": refunded},
+    )
+
+
+# One function per Stripe-driven transition, applied in this order under the order's lock.
+_TRANSITIONS = (
+    _order_mark_paid,
+    _order_post_processor_fee,
+    _order_mark_canceled,
+    _order_apply_refunds,
+)
+
+
+def _order_apply(*, order_pk: int, state: PaymentState) -> Order:
+    with transaction.atomic(durable=True):
+        order = (
+            Order.objects.select_for_update()
+            .select_related("dataset", "dataset_version", "organization")
+            .get(pk=order_pk)
+        )
+        for transition in _TRANSITIONS:
+            transition(order, state)
+        return order
 
 
 def order_payment_failed(*, payment_intent_id: str) -> Order | None:

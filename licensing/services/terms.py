@@ -5,7 +5,8 @@ from django.db import IntegrityError, transaction
 from licensing.models import TermsAcceptance, TermsDocument
 from licensing.selectors import dataset_terms, private_check
 from licensing.terms import Terms
-from marketplace.models import ApiKey, Dataset, Organization, User
+from marketplace.actors import Actor
+from marketplace.models import Dataset
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Invalid
 
@@ -41,19 +42,18 @@ def terms_stale_error(*, dataset: Dataset, given: str, current: str) -> Conflict
 @transaction.atomic
 def terms_accept(
     *,
+    actor: Actor,
     dataset: Dataset,
-    organization: Organization,
-    user: User,
     terms_hash: str,
     via: str,
-    api_key: ApiKey | None = None,
     ip: str | None = None,
     user_agent: str = "",
 ) -> TermsAcceptance:
-    """Record that `organization` (through `user`, and `api_key` when via the API) accepts the
+    """Record that the actor's organisation (through its user, and its key when via the API) accepts the
     dataset's terms whose hash is `terms_hash`. Only the current version can be accepted: a
     stale hash is a 409 naming the current one. Private datasets only for their own
     organisation. Every acceptance is a new row (append-only record)."""
+    organization = actor.organization
     private_check(dataset=dataset, organization=organization)
     terms_hash = (terms_hash or "").strip().lower()
     if len(terms_hash) != 64 or any(c not in "0123456789abcdef" for c in terms_hash):
@@ -67,14 +67,14 @@ def terms_accept(
         document=document,
         terms_hash=terms.hash,
         organization=organization,
-        user=user,
-        api_key=api_key,
+        user=actor.user,
+        api_key=actor.api_key,
         via=via,
         ip=ip,
         user_agent=user_agent[:500],
     )
     audit_record(
-        actor=user,
+        actor=actor,
         organization=organization,
         action="terms.accept",
         obj=acceptance,

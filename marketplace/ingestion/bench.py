@@ -125,6 +125,8 @@ class _BytesReader:
 
 
 def _measure(path: str, limits: Limits | None) -> dict:
+    # Imported in the measuring process only, so the parent's baseline RSS does not include
+    # the inspectors' libraries (isal, Pillow, mutagen, re2).
     from marketplace.ingestion.inspect import inspect_archive
 
     size = Path(path).stat().st_size

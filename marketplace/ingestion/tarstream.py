@@ -276,6 +276,8 @@ class TarReader:
             problems.append(("warn", "non_utf8_name", f"member name {name!r} is not UTF-8"))
         problems.extend(check_name(name, self.max_name_bytes))
         kind = _TYPES.get(typeflag)
+        if typeflag == b"\x00" and name.endswith("/"):
+            kind = DIR  # pre-POSIX (v7) directory, as GNU tar and tarfile read it
         sparse = typeflag == b"S" or any(k.startswith("GNU.sparse.") for k in pax)
         unknown = None
         if sparse:

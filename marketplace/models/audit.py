@@ -3,10 +3,15 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object; written in the same transaction as the change."""
+    """Who (the user, and the API key when they acted through one) did what to which object;
+    written in the same transaction as the change."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The API key the actor acted through, when there was one (a browser session has none).
+    api_key = models.ForeignKey(
+        "marketplace.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     organization = models.ForeignKey(
         "marketplace.Organization",

@@ -74,6 +74,9 @@ class ApiKey(models.Model):
         Organization, on_delete=models.CASCADE, related_name="api_keys"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # False for a key minted by a key that could not upload: it never gains upload rights either
+    # (a key cannot mint a key with more rights than its own).
+    may_upload = models.BooleanField(default=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

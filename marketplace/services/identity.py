@@ -9,8 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from marketplace.actors import Actor
 from marketplace.models import ApiKey, Membership, Organization, User
 from marketplace.services.audit import audit_record
+from marketplace.services.errors import Conflict, Forbidden, NotFound
 
 KEY_PREFIX = "dc"
 PREFIX_BYTES = 6  # 12 hex chars, unique and indexed, shown in listings
@@ -77,33 +79,62 @@ def membership_add(
 
 
 @transaction.atomic
-def api_key_create(
-    *, user: User, organization: Organization, name: str = "", actor=None
-) -> IssuedKey:
-    """Issue a key for a member of `organization`. Only the hash is stored."""
-    if not Membership.objects.filter(user=user, organization=organization).exists():
-        raise ValueError(f"{user} is not a member of {organization}")
+def api_key_create(*, actor: Actor, name: str = "") -> IssuedKey:
+    """Issue a key for the acting user in the acting organisation (never for another user). Only
+    the hash is stored. A key cannot mint a key with more rights than its own: a key that cannot
+    upload (created before the organisation's upload approval, or itself minted by such a key)
+    mints only keys that cannot upload either."""
+    if not Membership.objects.filter(user=actor.user, organization=actor.organization).exists():
+        raise NotFound(f"{actor.user} is not a member of {actor.organization}.")
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    may_upload = actor.api_key is None or actor.can_upload
     key = ApiKey.objects.create(
         name=name,
         prefix=prefix,
         key_hash=api_key_hash(secret),
-        user=user,
-        organization=organization,
+        user=actor.user,
+        organization=actor.organization,
+        may_upload=may_upload,
     )
     audit_record(
-        actor=actor or user,
-        organization=organization,
+        actor=actor,
+        organization=actor.organization,
         action="api_key.create",
         obj=key,
-        data={"prefix": prefix, "name": name},
+        data={"prefix": prefix, "name": name, "may_upload": may_upload},
     )
     return IssuedKey(key=key, secret=secret)
 
 
+def api_keys_visible(*, actor: Actor, every: bool = False):
+    """The keys an actor may see and revoke: their own in the organisation, or, for an owner
+    asking for them, every key of the organisation."""
+    keys = ApiKey.objects.filter(organization=actor.organization).select_related("user")
+    if every:
+        if not actor.is_owner:
+            raise Forbidden(
+                "Only an owner of the organisation can list every key.", code="owner_required"
+            )
+        return keys
+    return keys.filter(user=actor.user)
+
+
+def api_key_get(*, actor: Actor, key_id: int) -> ApiKey:
+    """One key the actor may manage: an owner any key of the organisation, a member only their
+    own. Anything else is 404 (no existence leak)."""
+    keys = ApiKey.objects.filter(organization=actor.organization, pk=key_id)
+    if not actor.is_owner:
+        keys = keys.filter(user=actor.user)
+    key = keys.select_related("user", "organization").first()
+    if key is None:
+        raise NotFound(f"API key {key_id} not found.")
+    return key
+
+
 @transaction.atomic
-def api_key_revoke(*, key: ApiKey, actor: User) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, actor: Actor | User | None) -> ApiKey:
+    """Revoke one key (idempotent). Who may revoke which key is decided by `api_key_get`."""
     key = ApiKey.objects.select_for_update().get(pk=key.pk)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
@@ -113,8 +144,68 @@ def api_key_revoke(*, key: ApiKey, actor: User) -> ApiKey:
 
 
 @transaction.atomic
-def organization_request_upload_access(*, organization: Organization, actor: User) -> Organization:
-    org = Organization.objects.select_for_update().get(pk=organization.pk)
+def membership_remove(*, actor: Actor | User | None, membership: Membership) -> None:
+    """Remove a member from an organisation (an owner removing someone, a member leaving, or
+    staff). The removed user can act for the organisation in no way afterwards: their keys in it
+    are revoked in the same transaction, and key authentication checks the membership too. The
+    last owner cannot be removed (the organisation would be left without anyone to run it)."""
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("organization", "user")
+        .get(pk=membership.pk)
+    )
+    org = membership.organization
+    if isinstance(actor, Actor):
+        if actor.organization.pk != org.pk:
+            raise NotFound("Membership not found.")
+        if not actor.is_owner and actor.user.pk != membership.user_id:
+            raise Forbidden("Only an owner can remove another member.", code="owner_required")
+    if membership.role == Membership.Role.OWNER:
+        owners = (
+            Membership.objects.select_for_update()
+            .filter(organization=org, role=Membership.Role.OWNER)
+            .order_by("pk")
+        )
+        if len(owners) <= 1:
+            raise Conflict(
+                "The last owner cannot leave or be removed; make another member an owner first.",
+                code="last_owner",
+            )
+    now = timezone.now()
+    revoked = list(
+        ApiKey.objects.select_for_update()
+        .filter(organization=org, user=membership.user, revoked_at__isnull=True)
+        .order_by("pk")
+    )
+    for key in revoked:
+        key.revoked_at = now
+        key.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            organization=org,
+            action="api_key.revoke",
+            obj=key,
+            data={"reason": "membership.remove"},
+        )
+    audit_record(
+        actor=actor,
+        organization=org,
+        action="membership.remove",
+        obj=membership,
+        data={"user": membership.user_id, "role": membership.role, "keys_revoked": len(revoked)},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def organization_request_upload_access(*, actor: Actor) -> Organization:
+    """An owner asks staff for upload access for their organisation."""
+    if not actor.is_owner:
+        raise Forbidden(
+            "Only an owner of the organisation can request upload access.",
+            code="permission_denied",
+        )
+    org = Organization.objects.select_for_update().get(pk=actor.organization.pk)
     if org.upload_access != Organization.UploadAccess.APPROVED:
         org.upload_access = Organization.UploadAccess.REQUESTED
         org.upload_access_requested_at = timezone.now()
@@ -145,12 +236,3 @@ def organization_decide_upload_access(
         obj=org,
     )
     return org
-
-
-def api_key_can_upload(key: ApiKey) -> bool:
-    org = key.organization
-    return (
-        org.upload_access == Organization.UploadAccess.APPROVED
-        and org.upload_approved_at is not None
-        and key.created_at >= org.upload_approved_at
-    )

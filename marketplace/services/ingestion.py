@@ -9,6 +9,7 @@ and staff can re-run the checks; approval requires a verified archive."""
 import logging
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -16,11 +17,15 @@ from django.utils import timezone
 from marketplace.models import CheckResult, CheckRun, DatasetVersion, FileUpload, Submission
 from marketplace.services.audit import audit_record
 from marketplace.storage import bucket, s3_client
+from marketplace.tasking import task_enqueue, task_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 S = Submission.Status
 R = CheckRun.Status
+# Tasks of marketplace.tasks, enqueued by name (marketplace.tasking).
+CHECK_RUN_TASK = "marketplace.tasks.check_run_execute"
+CONCLUDE_TASK = "marketplace.tasks.submission_checks_conclude_task"
 
 
 class StorageUnavailable(Exception):
@@ -48,14 +53,11 @@ def checks_start(*, submission: Submission) -> list[CheckRun]:
         obj=submission,
         data={"runs": [r.pk for r in runs]},
     )
-    from marketplace.tasks import check_run_execute, submission_checks_conclude_task
-
     pending = [r.pk for r in runs if r.status not in CheckRun.FINAL]
-    if pending:
-        transaction.on_commit(lambda: [check_run_execute.delay(pk) for pk in pending])
-    else:
-        pk = submission.pk
-        transaction.on_commit(lambda: submission_checks_conclude_task.delay(pk))
+    for pk in pending:
+        task_enqueue_on_commit(CHECK_RUN_TASK, pk)
+    if not pending:
+        task_enqueue_on_commit(CONCLUDE_TASK, submission.pk)
     return runs
 
 
@@ -116,8 +118,8 @@ def _known_member_hashes(*, exclude_dataset_id: int | None):
 
 def inspect_upload(*, upload: FileUpload, submission: Submission) -> dict:
     """Stream the stored object through the inspector and shape its report for check_run_finish."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    # Imported here, not at the top: the inspectors load isal, Pillow, mutagen and re2, which
+    # only the workers that run checks need (web processes import this module for review).
     from marketplace.ingestion.clamd import ClamdClient
     from marketplace.ingestion.inspect import inspect_archive
     from marketplace.ingestion.limits import Limits
@@ -229,10 +231,7 @@ def check_run_finish(*, run_pk: int, outcome: dict) -> CheckRun:
     run.finished_at = timezone.now()
     run.last_error = ""
     run.save()
-    pk = run.submission_id
-    from marketplace.tasks import submission_checks_conclude_task
-
-    transaction.on_commit(lambda: submission_checks_conclude_task.delay(pk))
+    task_enqueue_on_commit(CONCLUDE_TASK, run.submission_id)
     return run
 
 
@@ -253,10 +252,7 @@ def check_run_fail(*, run_pk: int, error: str) -> CheckRun:
     run.last_error = error[:2000]
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
-    pk = run.submission_id
-    from marketplace.tasks import submission_checks_conclude_task
-
-    transaction.on_commit(lambda: submission_checks_conclude_task.delay(pk))
+    task_enqueue_on_commit(CONCLUDE_TASK, run.submission_id)
     return run
 
 
@@ -308,11 +304,9 @@ def check_runs_requeue_stale(*, now=None) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)[:200]
     )
-    from marketplace.tasks import check_run_execute
-
     for pk in pks:
         CheckRun.objects.filter(pk=pk).update(updated_at=now)
-        check_run_execute.delay(pk)
+        task_enqueue(CHECK_RUN_TASK, pk)
     return len(pks)
 
 

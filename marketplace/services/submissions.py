@@ -9,10 +9,12 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.models import ApiKey, FileUpload, Organization, Submission, User
+from marketplace.actors import Actor
+from marketplace.models import FileUpload, Organization, Submission, User
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from marketplace.services.identity import api_key_can_upload
+from marketplace.services.ingestion import checks_start
+from marketplace.tasking import task_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -25,16 +27,17 @@ DELETABLE = {S.DRAFT, S.REJECTED, S.SUBMITTED, S.CHECKING, S.IN_REVIEW}
 MAX_PRICE_CENTS = 100_000_000  # $1,000,000
 
 
-def upload_rights_require(*, key: ApiKey) -> None:
-    """Uploads and submissions need an approved organisation and a key made after approval."""
-    org = key.organization
+def upload_rights_require(*, actor: Actor) -> None:
+    """Uploads and submissions need an approved organisation and, through the API, a key made
+    after approval (a browser session of a member of an approved organisation can upload)."""
+    org = actor.organization
     if org.upload_access != Organization.UploadAccess.APPROVED:
         raise Forbidden(
             "Your organisation is not approved to upload datasets. An owner can request upload "
             "access (POST /api/organization/upload-access); staff review it.",
             code="upload_access_required",
         )
-    if not api_key_can_upload(key):
+    if not actor.can_upload:
         raise Forbidden(
             "This API key was created before your organisation was approved for uploads. "
             "Create a new key to upload.",
@@ -58,16 +61,16 @@ def submission_get_for_org(
 
 
 @transaction.atomic
-def submission_create(*, key: ApiKey, name: str) -> Submission:
-    upload_rights_require(key=key)
+def submission_create(*, actor: Actor, name: str) -> Submission:
+    upload_rights_require(actor=actor)
     name = (name or "").strip()
     if not name:
         raise Invalid("name: must not be empty.")
     submission = Submission.objects.create(
-        organization=key.organization, created_by=key.user, name=name[:200]
+        organization=actor.organization, created_by=actor.user, name=name[:200]
     )
     audit_record(
-        actor=key.user, organization=key.organization, action="submission.create", obj=submission
+        actor=actor, organization=actor.organization, action="submission.create", obj=submission
     )
     return submission
 
@@ -90,11 +93,11 @@ def _validate_update(submission: Submission, data: dict) -> None:
 
 
 @transaction.atomic
-def submission_update(*, key: ApiKey, submission_id: str, data: dict) -> Submission:
+def submission_update(*, actor: Actor, submission_id: str, data: dict) -> Submission:
     """Partial update of the datasheet (idempotent). Rejected submissions return to draft."""
-    upload_rights_require(key=key)
+    upload_rights_require(actor=actor)
     submission = submission_get_for_org(
-        organization=key.organization, submission_id=submission_id, lock=True
+        organization=actor.organization, submission_id=submission_id, lock=True
     )
     if submission.status == S.APPROVED:
         raise Forbidden(
@@ -120,8 +123,8 @@ def submission_update(*, key: ApiKey, submission_id: str, data: dict) -> Submiss
     if changed:
         submission.save(update_fields=[*changed, "updated_at"])
         audit_record(
-            actor=key.user,
-            organization=key.organization,
+            actor=actor,
+            organization=actor.organization,
             action="submission.update",
             obj=submission,
             data={"fields": sorted(changed)},
@@ -152,12 +155,12 @@ def _missing_for_submit(submission: Submission) -> list[str]:
 
 
 @transaction.atomic
-def submission_submit(*, key: ApiKey, submission_id: str, agree: bool) -> Submission:
-    upload_rights_require(key=key)
+def submission_submit(*, actor: Actor, submission_id: str, agree: bool) -> Submission:
+    upload_rights_require(actor=actor)
     if agree is not True:
         raise Invalid("agreeToSubmit: must be true.")
     submission = submission_get_for_org(
-        organization=key.organization, submission_id=submission_id, lock=True
+        organization=actor.organization, submission_id=submission_id, lock=True
     )
     if submission.status in {S.SUBMITTED, S.CHECKING, S.IN_REVIEW}:
         raise Conflict(f"This submission is already {submission.status}.", code="already_submitted")
@@ -169,10 +172,10 @@ def submission_submit(*, key: ApiKey, submission_id: str, agree: bool) -> Submis
     missing = _missing_for_submit(submission)
     if missing:
         raise Invalid(f"Cannot submit: missing {', '.join(missing)}.", missing=missing)
-    return _submission_mark_submitted(submission=submission, actor=key.user)
+    return _submission_mark_submitted(submission=submission, actor=actor)
 
 
-def _submission_mark_submitted(*, submission: Submission, actor: User) -> Submission:
+def _submission_mark_submitted(*, submission: Submission, actor: Actor | User | None) -> Submission:
     submission.status = S.SUBMITTED
     submission.submitted_at = timezone.now()
     submission.review_note = ""
@@ -183,10 +186,7 @@ def _submission_mark_submitted(*, submission: Submission, actor: User) -> Submis
         action="submission.submit",
         obj=submission,
     )
-    from marketplace.tasks import submission_process_submitted
-
-    pk = submission.pk
-    transaction.on_commit(lambda: submission_process_submitted.delay(pk))
+    task_enqueue_on_commit("marketplace.tasks.submission_process_submitted", submission.pk)
     return submission
 
 
@@ -194,8 +194,6 @@ def _submission_mark_submitted(*, submission: Submission, actor: User) -> Submis
 def submission_after_submit(*, submission_pk: int) -> Submission:
     """The hook between `submitted` and `in_review`: the automatic ingestion checks run on every
     uploaded file (marketplace.services.ingestion). Idempotent."""
-    from marketplace.services.ingestion import checks_start
-
     submission = (
         Submission.objects.select_for_update(of=("self",))
         .select_related("file_upload", "sample_upload", "organization")
@@ -208,12 +206,12 @@ def submission_after_submit(*, submission_pk: int) -> Submission:
 
 
 @transaction.atomic
-def submission_delete(*, key: ApiKey, submission_id: str) -> Submission:
+def submission_delete(*, actor: Actor, submission_id: str) -> Submission:
     """Discard an unpublished submission; its in-progress uploads are aborted and its stored
     files deleted after commit."""
-    upload_rights_require(key=key)
+    upload_rights_require(actor=actor)
     submission = submission_get_for_org(
-        organization=key.organization, submission_id=submission_id, lock=True
+        organization=actor.organization, submission_id=submission_id, lock=True
     )
     if submission.status not in DELETABLE:
         raise Forbidden("A published submission cannot be deleted.", code="submission_published")
@@ -221,16 +219,15 @@ def submission_delete(*, key: ApiKey, submission_id: str) -> Submission:
     submission.deleted_at = timezone.now()
     submission.save(update_fields=["status", "deleted_at", "updated_at"])
     audit_record(
-        actor=key.user, organization=key.organization, action="submission.delete", obj=submission
+        actor=actor, organization=actor.organization, action="submission.delete", obj=submission
     )
-    from marketplace.tasks import submission_files_purge
-
-    pk = submission.pk
-    transaction.on_commit(lambda: submission_files_purge.delay(pk))
+    task_enqueue_on_commit("marketplace.tasks.submission_files_purge", submission.pk)
     return submission
 
 
-def submission_resubmit_for_new_version(*, submission: Submission, actor: User) -> Submission:
+def submission_resubmit_for_new_version(
+    *, submission: Submission, actor: Actor | User | None
+) -> Submission:
     """A completed upload on a published submission: the new file goes through review again and
     becomes the next version once approved. Called inside the completing transaction."""
     return _submission_mark_submitted(submission=submission, actor=actor)

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from marketplace.models import ApiKey, FileUpload, Submission
+from marketplace.actors import Actor
+from marketplace.models import DatasetVersion, FileUpload, Submission
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from marketplace.services.submissions import (
@@ -77,12 +78,14 @@ def _validate_start(
 
 
 def file_upload_start(
-    *, key: ApiKey, submission_id: str, kind: str, filename: str, file_size: int, mime_type: str
+    *, actor: Actor, submission_id: str, kind: str, filename: str, file_size: int, mime_type: str
 ) -> FileUpload:
     """U1/S1. Starts the storage multipart upload first (a network call, outside any row lock),
     then records it; if recording fails the storage upload is aborted so nothing is orphaned."""
-    upload_rights_require(key=key)
-    submission = submission_get_for_org(organization=key.organization, submission_id=submission_id)
+    upload_rights_require(actor=actor)
+    submission = submission_get_for_org(
+        organization=actor.organization, submission_id=submission_id
+    )
     if submission.status not in UPLOADABLE:
         raise Forbidden(
             f"This submission is {submission.status}; files can be uploaded to drafts, rejected "
@@ -93,23 +96,21 @@ def file_upload_start(
         filename=filename,
         file_size=file_size,
         mime_type=mime_type,
-        organization=key.organization,
+        organization=actor.organization,
         submission=submission,
         kind=kind,
     )
 
     upload = FileUpload(
         submission=submission,
-        organization=key.organization,
-        created_by=key.user,
+        organization=actor.organization,
+        created_by=actor.user,
         kind=kind,
         filename=_safe_filename(filename),
         declared_size=file_size,
         expires_at=timezone.now() + timedelta(seconds=settings.UPLOAD_SESSION_TTL_SECONDS),
     )
-    upload.key = (
-        f"uploads/{key.organization_id}/{submission.public_id}/{upload.public_id}/{upload.filename}"
-    )
+    upload.key = f"uploads/{actor.organization.pk}/{submission.public_id}/{upload.public_id}/{upload.filename}"
     client = s3_client()
     upload.storage_upload_id = client.create_multipart_upload(
         Bucket=bucket(), Key=upload.key, ContentType="application/gzip"
@@ -134,8 +135,8 @@ def file_upload_start(
                 old.save(update_fields=["state"])
             upload.save()
             audit_record(
-                actor=key.user,
-                organization=key.organization,
+                actor=actor,
+                organization=actor.organization,
                 action="upload.start",
                 obj=upload,
                 data={"kind": kind, "size": file_size, "filename": upload.filename},
@@ -158,11 +159,11 @@ def _abort_storage_uploads(pairs) -> None:
 
 
 def file_upload_get(
-    *, key: ApiKey, upload_id: str, kind: str, submission_id: str | None = None
+    *, actor: Actor, upload_id: str, kind: str, submission_id: str | None = None
 ) -> FileUpload:
-    upload_rights_require(key=key)
+    upload_rights_require(actor=actor)
     qs = FileUpload.objects.select_related("submission").filter(
-        organization=key.organization, public_id=upload_id, kind=kind
+        organization=actor.organization, public_id=upload_id, kind=kind
     )
     if submission_id is not None:
         qs = qs.filter(submission__public_id=submission_id)
@@ -214,7 +215,7 @@ def _list_stored_parts(upload: FileUpload) -> dict[int, tuple[str, int]]:
 
 
 def file_upload_complete(
-    *, key: ApiKey, upload: FileUpload, storage_upload_id: str, parts: list[dict], checksum: str
+    *, actor: Actor, upload: FileUpload, storage_upload_id: str, parts: list[dict], checksum: str
 ) -> FileUpload:
     """U4/S4. Idempotent: repeating a successful completion with the same checksum is a success.
     Validates the part list against what storage holds and the stored size against the declared
@@ -296,9 +297,9 @@ def file_upload_complete(
         raise Invalid("The stored object's size does not match fileSize.", code="size_mismatch")
 
     with transaction.atomic():
-        locked = (
-            FileUpload.objects.select_for_update().select_related("submission").get(pk=upload.pk)
-        )
+        # Lock order, everywhere: the submission, then its uploads (upload start does the same).
+        submission = Submission.objects.select_for_update().get(pk=upload.submission_id)
+        locked = FileUpload.objects.select_for_update().get(pk=upload.pk)
         if locked.state == FileUpload.State.COMPLETED:
             if locked.declared_sha256 != checksum:
                 raise Conflict(
@@ -308,7 +309,6 @@ def file_upload_complete(
             return locked
         if locked.state != FileUpload.State.UPLOADING:
             raise Gone(f"This upload was {locked.state}.", code=f"upload_{locked.state}")
-        submission = Submission.objects.select_for_update().get(pk=locked.submission_id)
         locked.state = FileUpload.State.COMPLETED
         locked.stored_size = head["ContentLength"]
         locked.parts_count = len(numbers)
@@ -324,8 +324,8 @@ def file_upload_complete(
             submission.sample_upload = locked
             submission.save(update_fields=["sample_upload", "updated_at"])
         audit_record(
-            actor=key.user,
-            organization=key.organization,
+            actor=actor,
+            organization=actor.organization,
             action="upload.complete",
             obj=locked,
             data={"size": locked.stored_size, "sha256_declared": checksum},
@@ -334,7 +334,7 @@ def file_upload_complete(
             submission.status == Submission.Status.APPROVED
             and locked.kind == FileUpload.Kind.DATASET
         ):
-            submission_resubmit_for_new_version(submission=submission, actor=key.user)
+            submission_resubmit_for_new_version(submission=submission, actor=actor)
         return locked
 
 
@@ -359,8 +359,6 @@ def file_uploads_expire(*, now=None, limit: int = 500) -> int:
 def submission_files_purge(*, submission_pk: int) -> int:
     """After a submission is deleted: abort its unfinished uploads and delete its stored
     objects. Objects referenced by a published version are never touched."""
-    from marketplace.models import DatasetVersion
-
     with transaction.atomic():
         uploads = list(
             FileUpload.objects.select_for_update()

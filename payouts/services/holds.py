@@ -20,17 +20,16 @@ from payouts.services.journal import (
     ledger_chain_lock,
     payee_accounts_ensure,
 )
-from payouts.services.sales import _payee_accounts_existing, sale_remainder
+from payouts.services.sales.remainder import _payee_accounts_existing, sale_remainder
 
 logger = logging.getLogger(__name__)
 Kind = LedgerAccount.Kind
 TxKind = JournalTransaction.Kind
-DEFAULT_REFUND_WINDOW_DAYS = 14
 
 
 def refund_window() -> timedelta:
-    """Setting REFUND_WINDOW_DAYS (default 14): how long a sale's shares stay pending."""
-    return timedelta(days=getattr(settings, "REFUND_WINDOW_DAYS", DEFAULT_REFUND_WINDOW_DAYS))
+    """Setting REFUND_WINDOW_DAYS: how long a sale's shares stay pending."""
+    return timedelta(days=settings.REFUND_WINDOW_DAYS)
 
 
 def hold_release_key(sale: JournalTransaction) -> str:
@@ -47,7 +46,8 @@ def sale_hold_release(
     REFUND_WINDOW_DAYS`, else Invalid); once per sale (a second call returns the first
     transaction). A sale refunded in full releases nothing: its hold release is posted without
     entries, as the record that the sale is done with. Refunds after the release come out of
-    AVAILABLE (see refund_post)."""
+    AVAILABLE (see refund_post). Never nested in another transaction (durable): each release
+    commits on its own, so the chain lock is not held for a caller's work."""
     return _hold_release(sale=sale, now=now)[0]
 
 
@@ -64,7 +64,7 @@ def _hold_release(
     if existing is not None:
         return existing, False
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Available accounts first (before the chain lock, see journal's lock order): every payee
         # the sale credited may still have something to release.
         left = sale_remainder(sale)
@@ -141,8 +141,7 @@ def holds_release(*, now: datetime | None = None, batch_size: int = 200) -> Hold
         for sale in batch:
             after = sale.sequence
             try:
-                with transaction.atomic():
-                    _, created = _hold_release(sale=sale, now=now)
+                _, created = _hold_release(sale=sale, now=now)  # its own (durable) transaction
                 released += created
             except Exception:
                 failed += 1

@@ -1,61 +1,37 @@
-import hashlib
-import hmac
 import json
-import time
 
 import pytest
 import requests
 from django.conf import settings
-from django.test import Client
 
-from marketplace.models import Dataset, Submission
-from marketplace.services.identity import api_key_create, membership_add
+from marketplace.models import Dataset
 from tests.catalogue_helpers import api, publish_dataset
-from tests.factories import make_key, make_user
+from tests.factories import make_key
+from tests.webhooks import stripe_signature, webhook_post
 
 
 @pytest.fixture
-def provider(db):
-    """An organisation with upload rights, its owner's key and one published dataset."""
-    secret, key = make_key(uploads=True)
-    sid, _version = publish_dataset(secret)
-    dataset = Dataset.objects.get(pk=Submission.objects.get(public_id=sid).dataset_id)
-    return secret, key, dataset
+def dataset(provider) -> Dataset:
+    """One dataset the provider (tests/conftest.py) published."""
+    _sid, version = publish_dataset(provider.secret)
+    return Dataset.objects.get(pk=version.dataset_id)
 
 
 @pytest.fixture
 def owner(provider):
-    return api(provider[0])
-
-
-@pytest.fixture
-def dataset(provider):
-    return provider[2]
+    """The provider's API client: the owner of the dataset."""
+    return provider.client
 
 
 @pytest.fixture
 def member_client(provider):
     """A plain (non-owner) member of the provider's organisation."""
-    user = make_user()
-    membership_add(organization=provider[1].organization, user=user)
-    return api(api_key_create(user=user, organization=provider[1].organization).secret)
-
-
-@pytest.fixture
-def outsider():
-    """The owner of another organisation."""
-    return api(make_key()[0])
+    secret, _key = make_key(org=provider.org)
+    return api(secret)
 
 
 def shares_url(dataset) -> str:
     return f"/api/datasets/{dataset.public_id}/shares"
-
-
-def stripe_signature(payload: bytes) -> str:
-    timestamp = int(time.time())
-    secret = settings.STRIPE_WEBHOOK_SECRET.encode()
-    mac = hmac.new(secret, b"%d.%s" % (timestamp, payload), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
 
 
 @pytest.fixture
@@ -65,12 +41,7 @@ def deliver(django_capture_on_commit_callbacks):
 
     def _deliver(payload: bytes):
         with django_capture_on_commit_callbacks(execute=True):
-            response = Client().post(
-                "/webhooks/stripe",
-                data=payload,
-                content_type="application/json",
-                HTTP_STRIPE_SIGNATURE=stripe_signature(payload),
-            )
+            response = webhook_post(payload, stripe_signature(payload))
         assert response.status_code == 200, response.content
         return response
 

@@ -7,13 +7,13 @@ import pytest
 from django.core import mail
 
 from contributors.models import Contributor
-from contributors.selectors import share_table_current
 from contributors.services.invitations import contributor_claim, invite_token_hash
+from contributors.services.shares import share_table_current
+from devtools.processes import free_port
 from marketplace.models import AuditEvent
 from tests.catalogue_helpers import api
 from tests.contributors.conftest import shares_url
 from tests.factories import make_key, make_user
-from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 

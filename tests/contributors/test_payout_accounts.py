@@ -16,11 +16,12 @@ from django.db import connection
 from contributors.models import PayoutAccount
 from contributors.services.invitations import contributor_claim
 from contributors.services.payout_accounts import organization_payout_account_start
+from devtools.processes import free_port
+from marketplace.actors import actor_for_member
 from marketplace.models import AuditEvent, StripeEvent
 from tests.catalogue_helpers import api
 from tests.contributors.conftest import emulator_events, shares_url
 from tests.factories import make_key, make_org
-from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +130,9 @@ def test_concurrent_first_posts_make_one_stripe_account():
 
     def start(_):
         try:
-            return organization_payout_account_start(organization=org, actor=owner).account.pk
+            return organization_payout_account_start(
+                actor=actor_for_member(user=owner, organization=org)
+            ).account.pk
         finally:
             connection.close()
 
@@ -268,7 +271,9 @@ def test_the_emulators_own_webhook_delivery_enables_payouts(live_server, stripe_
     ).raise_for_status()
     try:
         org, owner = make_org()
-        account = organization_payout_account_start(organization=org, actor=owner).account
+        account = organization_payout_account_start(
+            actor=actor_for_member(user=owner, organization=org)
+        ).account
         complete_onboarding(account.stripe_account_id)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -8,12 +8,13 @@ from django.db import connection
 from django.test import Client
 
 from contributors.models import Contributor, Payee, ShareLine, ShareTable
-from contributors.selectors import share_table_current
 from contributors.services import (
     payee_for_contributor,
     payee_for_organization,
     share_table_set,
 )
+from contributors.services.shares import share_table_current
+from marketplace.actors import actor_for_key
 from marketplace.models import AuditEvent, Dataset, Submission
 from tests.catalogue_helpers import publish_dataset
 from tests.factories import make_key, make_user
@@ -21,8 +22,8 @@ from tests.factories import make_key, make_user
 pytestmark = pytest.mark.django_db
 
 
-def test_share_table_current_creates_the_default_once_then_follows_new_versions(provider):
-    _, key, dataset = provider
+def test_share_table_current_creates_the_default_once_then_follows_new_versions(provider, dataset):
+    key = provider.key
     first = share_table_current(dataset)
     assert (first.version, first.basis) == (1, ShareTable.Basis.PERCENTAGE)
     [line] = first.lines.all()
@@ -31,26 +32,26 @@ def test_share_table_current_creates_the_default_once_then_follows_new_versions(
     assert AuditEvent.objects.filter(action="share_table.create_default").count() == 1
 
     table, created = share_table_set(
+        actor=actor_for_key(key),
         dataset=dataset,
         basis="weight",
         shares=[{"organization": True, "weight": 2}, {"email": "ana@example.org", "weight": 1}],
-        actor=key.user,
     )
     assert created and table.version == 2
     assert share_table_current(dataset).pk == table.pk
 
 
-def test_payees_are_created_once(provider):
-    _, key, dataset = provider
+def test_payees_are_created_once(provider, dataset):
+    key = provider.key
     org = dataset.organization
     payee = payee_for_organization(org)
     assert payee_for_organization(org).pk == payee.pk
     assert (payee.kind, payee.organization, payee.contributor) == ("organization", org, None)
     share_table_set(
+        actor=actor_for_key(key),
         dataset=dataset,
         basis="weight",
         shares=[{"email": "zoe@example.org", "weight": 1}],
-        actor=key.user,
     )
     zoe = Contributor.objects.get(email="zoe@example.org")
     zoe_payee = payee_for_contributor(zoe)

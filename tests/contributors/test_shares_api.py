@@ -294,8 +294,8 @@ def test_a_contributor_named_by_two_organisations_is_one_payee(owner, dataset):
 
 
 def test_another_organisations_dataset_and_an_unknown_one_are_404(outsider, owner, dataset):
-    assert outsider.get(shares_url(dataset)).status_code == 404
-    response = put(outsider, dataset, ORG_60_ANA_40)
+    assert outsider.client.get(shares_url(dataset)).status_code == 404
+    response = put(outsider.client, dataset, ORG_60_ANA_40)
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
     assert owner.get("/api/datasets/dsdoesnotexist000000000/shares").status_code == 404

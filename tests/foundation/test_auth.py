@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from marketplace.actors import actor_for_key
 from marketplace.models import ApiKey, AuditEvent
 from marketplace.services.identity import api_key_revoke
 from tests.factories import make_key, make_org, make_user
@@ -54,7 +55,7 @@ def test_right_prefix_wrong_secret_is_401():
 
 def test_revoked_key_is_401():
     secret, key = make_key()
-    api_key_revoke(key=key, actor=key.user)
+    api_key_revoke(key=key, actor=actor_for_key(key))
     response = client_for(secret).get("/api/me")
     assert response.status_code == 401
     assert "revoked" in response.json()["message"]

@@ -1,6 +1,4 @@
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -9,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from config.celery import BEAT_SCHEDULE, app
+from devtools.processes import PIPE, start, stop
 from tests.servers import ROOT
 
 
@@ -41,7 +40,7 @@ def test_a_real_worker_process_runs_a_task():
         DJANGO_SETTINGS_MODULE="config.settings.test",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
     )
-    worker = subprocess.Popen(
+    worker = start(
         [
             sys.executable,
             "-m",
@@ -58,10 +57,10 @@ def test_a_real_worker_process_runs_a_task():
             "--without-gossip",
             "--without-mingle",
         ],
+        name="celery worker",
+        log=PIPE,
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     try:
         from marketplace.tasks import celery_heartbeat
@@ -76,10 +75,5 @@ def test_a_real_worker_process_runs_a_task():
         assert result.status == "SUCCESS"
         assert value.startswith(str(time.gmtime().tm_year))
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            out, _ = worker.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            out, _ = worker.communicate()
-    assert b"celery_heartbeat" in out
+        out = stop(worker, timeout=20)
+    assert "celery_heartbeat" in out

@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from tests.servers import free_port
+from devtools.processes import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,8 @@ import os
 import subprocess
 import sys
 
-from tests.servers import ROOT, free_port
+from devtools.processes import free_port
+from tests.servers import ROOT
 
 
 def test_run_names_unreachable_postgres_and_redis_and_exits_non_zero():

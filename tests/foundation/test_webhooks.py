@@ -1,5 +1,3 @@
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -9,39 +7,12 @@ import pytest
 import requests
 import stripe
 from django.conf import settings
-from django.test import Client
 
 from marketplace.models import StripeEvent
 from marketplace.webhooks import stripe_handler_register
+from tests.webhooks import stripe_event, stripe_signature, webhook_post
 
 pytestmark = pytest.mark.django_db
-
-
-def signed(payload: bytes, *, secret=None, timestamp=None) -> str:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    secret = secret or settings.STRIPE_WEBHOOK_SECRET
-    mac = hmac.new(secret.encode(), b"%d.%s" % (timestamp, payload), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def event_payload(event_type="test.thing", **obj) -> bytes:
-    return json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "object": "event",
-            "type": event_type,
-            "created": int(time.time()),
-            "livemode": False,
-            "data": {"object": {"id": "obj_1", "object": "thing", **obj}},
-        }
-    ).encode()
-
-
-def deliver(payload: bytes, signature: str | None):
-    headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature else {}
-    return Client().post(
-        "/webhooks/stripe", data=payload, content_type="application/json", **headers
-    )
 
 
 @pytest.fixture
@@ -51,7 +22,7 @@ def post(django_capture_on_commit_callbacks):
 
     def _post(payload: bytes, signature: str | None):
         with django_capture_on_commit_callbacks(execute=True):
-            return deliver(payload, signature)
+            return webhook_post(payload, signature)
 
     return _post
 
@@ -59,9 +30,9 @@ def post(django_capture_on_commit_callbacks):
 def test_valid_event_is_stored_and_dispatched_once_even_when_replayed(post):
     seen = []
     stripe_handler_register("test.replayed", lambda event: seen.append(event.event_id))
-    payload = event_payload("test.replayed")
+    payload = stripe_event("test.replayed")
     for _ in range(5):
-        response = post(payload, signed(payload))
+        response = post(payload, stripe_signature(payload))
         assert response.status_code == 200
     event_id = json.loads(payload)["id"]
     assert StripeEvent.objects.filter(event_id=event_id).count() == 1
@@ -72,16 +43,17 @@ def test_valid_event_is_stored_and_dispatched_once_even_when_replayed(post):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_store_one_event():
-    payload = event_payload("test.concurrent")
+    payload = stripe_event("test.concurrent")
+    signature = stripe_signature(payload)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        statuses = list(pool.map(lambda _: deliver(payload, signed(payload)).status_code, range(8)))
+        statuses = list(pool.map(lambda _: webhook_post(payload, signature).status_code, range(8)))
     assert statuses == [200] * 8
     assert StripeEvent.objects.filter(event_id=json.loads(payload)["id"]).count() == 1
 
 
 def test_tampered_body_is_400(post):
-    payload = event_payload()
-    signature = signed(payload)
+    payload = stripe_event()
+    signature = stripe_signature(payload)
     tampered = payload.replace(b"obj_1", b"obj_2")
     response = post(tampered, signature)
     assert response.status_code == 400
@@ -90,15 +62,15 @@ def test_tampered_body_is_400(post):
 
 
 def test_old_timestamp_is_400(post):
-    payload = event_payload()
-    response = post(payload, signed(payload, timestamp=int(time.time()) - 301))
+    payload = stripe_event()
+    response = post(payload, stripe_signature(payload, timestamp=int(time.time()) - 301))
     assert response.status_code == 400
     assert "timestamp" in response.json()["message"].lower()
 
 
 def test_wrong_secret_and_missing_signature_are_400(post):
-    payload = event_payload()
-    assert post(payload, signed(payload, secret="whsec_other")).status_code == 400
+    payload = stripe_event()
+    assert post(payload, stripe_signature(payload, secret="whsec_other")).status_code == 400
     assert post(payload, None).status_code == 400
 
 
@@ -107,8 +79,8 @@ def test_failing_handler_marks_event_failed_and_keeps_it_for_retry(post):
         raise RuntimeError("handler bug")
 
     stripe_handler_register("test.broken", broken)
-    payload = event_payload("test.broken")
-    assert post(payload, signed(payload)).status_code == 200
+    payload = stripe_event("test.broken")
+    assert post(payload, stripe_signature(payload)).status_code == 200
     stored = StripeEvent.objects.get(event_id=json.loads(payload)["id"])
     assert stored.status == StripeEvent.Status.FAILED
     assert "handler bug" in stored.last_error

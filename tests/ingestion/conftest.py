@@ -3,12 +3,11 @@ holds only the EICAR test signature (there are no downloadable signatures here).
 
 import os
 import shutil
-import socket
-import subprocess
 import time
 
 import pytest
 
+from devtools.processes import DEVNULL, free_port, running
 from marketplace.ingestion import ClamdClient, ClamdError
 
 # MD5 signature (.hdb: md5:size:name) of the 68-byte EICAR test file.
@@ -21,12 +20,6 @@ def _clamd_binary() -> str | None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def clamd_url(tmp_path_factory):
     binary = _clamd_binary()
@@ -35,7 +28,7 @@ def clamd_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("clamd")
     (root / "db").mkdir()
     (root / "db" / "test.hdb").write_text(EICAR_HDB)
-    port = _free_port()
+    port = free_port()
     config = root / "clamd.conf"
     config.write_text(
         "\n".join(
@@ -52,15 +45,11 @@ def clamd_url(tmp_path_factory):
             ]
         )
     )
-    process = subprocess.Popen(
-        [binary, "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
     url = f"tcp://127.0.0.1:{port}"
     client = ClamdClient(url, timeout=5)
     deadline = time.monotonic() + 60
-    try:
+    # Ready means answering PING, not merely an open port.
+    with running([binary, "-c", str(config)], name="clamd", log=DEVNULL) as process:
         while True:
             try:
                 if client.ping():
@@ -74,10 +63,3 @@ def clamd_url(tmp_path_factory):
                 pytest.fail("clamd did not answer PING within 60 s")
             time.sleep(0.2)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from devtools.processes import free_port
 from marketplace.ingestion import ClamdClient, ClamdError, Status, inspect_archive
 from tests.ingestion.corpus import EICAR, OnceReader, targz, wav
 
@@ -43,12 +44,7 @@ def test_client_protocol(clamd_url):
 
 
 def test_unreachable_clamd_is_an_error_not_a_crash():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens once closed
-    client = ClamdClient(f"tcp://127.0.0.1:{port}", timeout=2)
+    client = ClamdClient(f"tcp://127.0.0.1:{free_port()}", timeout=2)  # nothing listens there
     report = inspect_archive(
         OnceReader(targz([("a.txt", b"a\n"), ("b.txt", b"b\n")])), clamd=client
     )

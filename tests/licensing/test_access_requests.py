@@ -13,8 +13,10 @@ from django.utils import timezone
 from licensing.models import AccessRequest
 from licensing.tasks import access_requests_mark_stale
 from marketplace.models import AuditEvent
+from tests.assertions import assert_error
 from tests.factories import make_user
-from tests.licensing.conftest import assert_error, party, publish
+from tests.licensing.conftest import publish
+from tests.parties import party
 
 pytestmark = pytest.mark.django_db
 

@@ -7,6 +7,7 @@ from licensing.models import AccessRequest, Grant
 from licensing.selectors import dataset_terms
 from licensing.services.access_requests import access_request_create
 from licensing.services.grants import grant_issue
+from marketplace.actors import actor_for_key
 from tests.factories import make_user
 from tests.licensing.conftest import accept_terms, publish
 
@@ -36,9 +37,8 @@ def test_admin_lists_render_and_staff_can_revoke(provider, buyer):
     )
     buyer.client.post(f"/api/datasets/{dataset.public_id}/download")
     access_request_create(
+        actor=actor_for_key(buyer.key),
         dataset=restricted,
-        organization=buyer.org,
-        user=buyer.user,
         name="Ada",
         organization_name="Lab",
         intended_use="Research",

@@ -8,8 +8,11 @@ from licensing.models import AccessRequest, Grant
 from licensing.selectors import dataset_terms
 from licensing.services.access_requests import access_request_create
 from licensing.services.grants import grant_issue
+from marketplace.actors import actor_for_key, actor_for_member
+from tests.assertions import assert_error
 from tests.catalogue_helpers import api
-from tests.licensing.conftest import accept_terms, assert_error, party, publish
+from tests.licensing.conftest import accept_terms, publish
+from tests.parties import party
 
 pytestmark = pytest.mark.django_db
 
@@ -30,9 +33,8 @@ def world(provider, buyer):
     )
     assert buyer.client.post(f"/api/datasets/{paid.public_id}/download").status_code == 200
     request, _ = access_request_create(
+        actor=actor_for_key(buyer.key),
         dataset=restricted,
-        organization=buyer.org,
-        user=buyer.user,
         name="Ada",
         organization_name="Buyer Lab",
         intended_use="Research",
@@ -93,6 +95,8 @@ def test_buyer_and_provider_see_only_their_side(provider, buyer, world):
 
     colleague = make_user()
     membership_add(organization=buyer.org, user=colleague)
-    colleague_client = api(api_key_create(user=colleague, organization=buyer.org).secret)
+    colleague_client = api(
+        api_key_create(actor=actor_for_member(user=colleague, organization=buyer.org)).secret
+    )
     assert colleague_client.get(f"/api/grants/{grant.public_id}").status_code == 200
     assert colleague_client.get("/api/access-requests").json()["total"] == 1

@@ -16,10 +16,13 @@ from licensing.models import DownloadSession, Grant, License
 from licensing.selectors import dataset_terms
 from licensing.services.access_requests import access_request_create, access_request_decide
 from licensing.services.grants import grant_issue, grant_revoke
+from marketplace.actors import actor_for_key, actor_for_member
 from marketplace.services.review import dataset_remove
+from tests.assertions import assert_error
 from tests.catalogue_helpers import api, make_archive
 from tests.factories import make_user
-from tests.licensing.conftest import accept_terms, assert_error, party, publish
+from tests.licensing.conftest import accept_terms, publish
+from tests.parties import party
 
 pytestmark = pytest.mark.django_db
 
@@ -118,25 +121,21 @@ def test_restricted_dataset_needs_an_approved_request_and_terms(provider, buyer)
     body = assert_error(download(buyer, dataset), 403, "access_not_approved")
     assert "restricted" in body["message"] and "access-requests" in body["message"]
     request, _ = access_request_create(
+        actor=actor_for_key(buyer.key),
         dataset=dataset,
-        organization=buyer.org,
-        user=buyer.user,
         name="Ada",
         organization_name="Lab",
         intended_use="Research",
     )
     assert "pending" in assert_error(download(buyer, dataset), 403)["message"]
     access_request_decide(
+        actor=actor_for_key(provider.key),
         access_request=request,
-        organization=provider.org,
-        actor=provider.user,
         approve=False,
         reason="Unclear purpose",
     )
     assert "Unclear purpose" in assert_error(download(buyer, dataset), 403)["message"]
-    access_request_decide(
-        access_request=request, organization=provider.org, actor=provider.user, approve=True
-    )
+    access_request_decide(actor=actor_for_key(provider.key), access_request=request, approve=True)
     assert_error(download(buyer, dataset), 403, "terms_not_accepted")
     # The sample needs the terms, not the approval (MDC E6).
     other = party()
@@ -172,7 +171,9 @@ def test_paid_dataset_needs_an_active_grant(provider, buyer):
 
     colleague = make_user()
     membership_add(organization=buyer.org, user=colleague)
-    colleague_key = api_key_create(user=colleague, organization=buyer.org).secret
+    colleague_key = api_key_create(
+        actor=actor_for_member(user=colleague, organization=buyer.org)
+    ).secret
     response = api(colleague_key).post(f"/api/datasets/{dataset.public_id}/download")
     assert response.status_code == 200
     session = DownloadSession.objects.get(public_id=response.json()["sessionId"])

@@ -23,8 +23,10 @@ from licensing.services.grants import grant_issue, grant_revoke, grants_expire
 from licensing.signing import configured_keys, thumbprint
 from marketplace.models import AuditEvent
 from marketplace.services.errors import Invalid
+from tests.assertions import assert_error
 from tests.catalogue_helpers import api, make_archive, upload_bytes
-from tests.licensing.conftest import assert_error, party, publish
+from tests.licensing.conftest import publish
+from tests.parties import party
 
 pytestmark = [
     pytest.mark.django_db,

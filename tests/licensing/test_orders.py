@@ -1,50 +1,25 @@
 """Orders and payments against the Stripe emulator; webhooks through the real receiver."""
 
-import hashlib
-import hmac
-import json
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.conf import settings
-from django.test import Client, TestCase
+from django.test import TestCase
 
 from licensing.models import Grant, Order
 from marketplace.payments import stripe_client
 from payouts.models import JournalTransaction
 from payouts.services import currency_totals
-from tests.licensing.conftest import accept_terms, assert_error, publish
+from tests.assertions import assert_error
+from tests.licensing.conftest import accept_terms, publish
+from tests.webhooks import stripe_event, stripe_signature, webhook_post
 
 PRICE = 2500
 
 
 def signed_event(event_type: str, obj_id: str) -> tuple[bytes, str]:
-    payload = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "object": "event",
-            "type": event_type,
-            "created": int(time.time()),
-            "livemode": False,
-            "data": {"object": {"id": obj_id, "object": "x"}},
-        }
-    ).encode()
-    ts = int(time.time())
-    mac = hmac.new(
-        settings.STRIPE_WEBHOOK_SECRET.encode(), b"%d.%s" % (ts, payload), hashlib.sha256
-    ).hexdigest()
-    return payload, f"t={ts},v1={mac}"
-
-
-def deliver(payload: bytes, signature: str):
-    return Client().post(
-        "/webhooks/stripe",
-        data=payload,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=signature,
-    )
+    payload = stripe_event(event_type, id=obj_id, object="x")
+    return payload, stripe_signature(payload)
 
 
 def deliver_committed(event_type: str, obj_id: str, *, times: int = 1):
@@ -52,7 +27,7 @@ def deliver_committed(event_type: str, obj_id: str, *, times: int = 1):
     payload, signature = signed_event(event_type, obj_id)
     for _ in range(times):
         with TestCase.captureOnCommitCallbacks(execute=True):
-            assert deliver(payload, signature).status_code == 200
+            assert webhook_post(payload, signature).status_code == 200
 
 
 def pay(order: dict) -> str:
@@ -181,7 +156,7 @@ def test_concurrent_deliveries_make_one_sale_and_one_grant(buyer, paid_dataset):
     with ThreadPoolExecutor(max_workers=4) as pool:
         codes = list(
             pool.map(
-                lambda p: deliver(*p).status_code,
+                lambda p: webhook_post(*p).status_code,
                 [(payload, signature), (payload2, signature2)] * 2,
             )
         )
@@ -263,29 +238,11 @@ def test_dispute_is_flagged_for_staff_in_the_admin(buyer, paid_dataset, client, 
     order = order_for(buyer, paid_dataset)
     charge = pay(order)
     deliver_committed("payment_intent.succeeded", order["paymentIntentId"])
-    payload = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "object": "event",
-            "type": "charge.dispute.created",
-            "created": int(time.time()),
-            "livemode": False,
-            "data": {
-                "object": {
-                    "id": "dp_1",
-                    "object": "dispute",
-                    "charge": charge,
-                    "reason": "fraudulent",
-                }
-            },
-        }
-    ).encode()
-    ts = int(time.time())
-    mac = hmac.new(
-        settings.STRIPE_WEBHOOK_SECRET.encode(), b"%d.%s" % (ts, payload), hashlib.sha256
-    ).hexdigest()
+    payload = stripe_event(
+        "charge.dispute.created", id="dp_1", object="dispute", charge=charge, reason="fraudulent"
+    )
     with TestCase.captureOnCommitCallbacks(execute=True):
-        assert deliver(payload, f"t={ts},v1={mac}").status_code == 200
+        assert webhook_post(payload, stripe_signature(payload)).status_code == 200
     o = Order.objects.get(public_id=order["id"])
     assert o.disputed_at is not None and o.dispute_reason == "fraudulent"
     assert buyer.client.get(f"/api/orders/{order['id']}").json()["disputed"] is True

@@ -15,6 +15,7 @@ from licensing.models import DownloadSession, Grant
 from licensing.selectors import dataset_terms
 from licensing.services.access_requests import access_request_create, access_request_decide
 from licensing.services.grants import grant_issue
+from marketplace.actors import actor_for_key
 from tests.catalogue_helpers import make_archive
 from tests.licensing.conftest import accept_terms, publish
 from tests.sdk.conftest import mdc  # noqa: F401 - the SDK environment fixture
@@ -90,18 +91,15 @@ def test_restricted_dataset_before_and_after_approval(mdc, provider, buyer, tmp_
     assert "restricted" in str(refused.value)
 
     request, _ = access_request_create(
+        actor=actor_for_key(buyer.key),
         dataset=dataset,
-        organization=buyer.org,
-        user=buyer.user,
         name="Ada",
         organization_name="Lab",
         intended_use="Benchmarking ASR",
     )
     with pytest.raises(PermissionError, match="pending"):
         dc.download_dataset(dataset.public_id, show_progress=False)
-    access_request_decide(
-        access_request=request, organization=provider.org, actor=provider.user, approve=True
-    )
+    access_request_decide(actor=actor_for_key(provider.key), access_request=request, approve=True)
     with pytest.raises(PermissionError, match="terms"):
         dc.download_dataset(dataset.public_id, show_progress=False)
     accept_terms(buyer, dataset)

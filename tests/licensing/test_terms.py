@@ -12,9 +12,10 @@ from licensing.selectors import dataset_terms
 from licensing.terms import LicenseInfo, render
 from marketplace.models import AuditEvent
 from marketplace.services.identity import membership_add
+from tests.assertions import assert_error
 from tests.catalogue_helpers import api
 from tests.factories import make_org, make_user
-from tests.licensing.conftest import accept_terms, assert_error, publish
+from tests.licensing.conftest import accept_terms, publish
 
 pytestmark = pytest.mark.django_db
 

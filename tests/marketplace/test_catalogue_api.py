@@ -11,24 +11,14 @@ from django.utils import timezone
 
 from marketplace.models import Dataset, Submission
 from marketplace.services.review import dataset_remove
+from tests.assertions import assert_error
 from tests.catalogue_helpers import DATASHEET, api, make_archive, publish_dataset, upload_bytes
-from tests.factories import make_key, make_user
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
 TASKS = ["N/A", "NLP", "ASR", "LID", "TTS", "MT", "LM", "LLM", "NLU", "NLG", "CALL", "RAG", "CV"]
 TASKS += ["ML", "OTH"]
-
-
-@pytest.fixture
-def provider():
-    secret, key = make_key(uploads=True)
-    return secret, key
-
-
-@pytest.fixture
-def reviewer():
-    return make_user(is_staff=True)
 
 
 def publish(secret, reviewer, name, **datasheet) -> Dataset:
@@ -49,19 +39,11 @@ def ids(**params) -> list[str]:
     return [item["id"] for item in listing(**params)["items"]]
 
 
-def assert_envelope(response, status: int) -> dict:
-    assert response.status_code == status, (response.status_code, response.content)
-    body = response.json()
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["error"], str) and body["error"]
-    return body
-
-
 # --- E1: filters ------------------------------------------------------------------------------
 
 
 def test_repeated_keys_are_or_and_different_keys_are_and(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     d1 = publish(secret, reviewer, "Alpha", task="ASR", locale="en", format="TSV")
     d2 = publish(
         secret, reviewer, "Beta", task="TTS", locale="de", licenseAbbreviation="MIT", format="WAV"
@@ -101,7 +83,7 @@ def test_repeated_keys_are_or_and_different_keys_are_and(provider, reviewer):
     ],
 )
 def test_values_not_in_the_catalogue_give_an_empty_page(provider, reviewer, params):
-    secret, _ = provider
+    secret = provider.secret
     publish(secret, reviewer, "Alpha")
     assert listing()["total"] == 1
     body = listing(**params)
@@ -109,7 +91,7 @@ def test_values_not_in_the_catalogue_give_an_empty_page(provider, reviewer, para
 
 
 def test_full_text_search_ranks_name_matches_first(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     in_name = publish(
         secret,
         reviewer,
@@ -134,7 +116,7 @@ def test_full_text_search_ranks_name_matches_first(provider, reviewer):
 
 
 def test_sort_by_newest_and_size(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     big = publish(secret, reviewer, "Big", data=make_archive(30_000))
     small = publish(secret, reviewer, "Small", data=make_archive(10_000))
     medium = publish(secret, reviewer, "Medium", data=make_archive(20_000))
@@ -149,12 +131,12 @@ def test_sort_by_newest_and_size(provider, reviewer):
     sizes = [item["sizeBytes"] for item in listing(sort="size")["items"]]
     assert sizes == sorted(sizes, reverse=True)
     for bad in ({"sort": "popular"}, {"sortDirection": "up"}):
-        body = assert_envelope(api().get("/api/datasets", bad), 400)
+        body = assert_error(api().get("/api/datasets", bad), 400)
         assert next(iter(bad)) in body["message"]
 
 
 def test_upload_date_windows(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     fresh = publish(secret, reviewer, "Fresh").public_id
     ten_days = publish(secret, reviewer, "Ten days").public_id
     hundred_days = publish(secret, reviewer, "Hundred days").public_id
@@ -166,11 +148,11 @@ def test_upload_date_windows(provider, reviewer):
     assert ids(uploadDate="thisWeek") == [fresh]
     assert ids(uploadDate="thisMonth") == [fresh, ten_days]
     assert ids(uploadDate="thisYear") == [fresh, ten_days, hundred_days]
-    assert_envelope(api().get("/api/datasets", {"uploadDate": "yesterday"}), 400)
+    assert_error(api().get("/api/datasets", {"uploadDate": "yesterday"}), 400)
 
 
 def test_sample_and_pricing_filters(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     with_sample = publish(secret, reviewer, "With sample", sample=make_archive(1_000)).public_id
     paid = publish(
         secret, reviewer, "Paid", isPaid=True, basePriceCents=1999, currency="usd"
@@ -183,7 +165,7 @@ def test_sample_and_pricing_filters(provider, reviewer):
     assert ids(sample="true", pricing="compensated") == []
     assert ids(sample="true", pricing="free") == [with_sample]
     assert listing()["total"] == 3
-    assert_envelope(api().get("/api/datasets", {"pricing": "gratis"}), 400)
+    assert_error(api().get("/api/datasets", {"pricing": "gratis"}), 400)
 
 
 # --- E1: paging -------------------------------------------------------------------------------
@@ -193,14 +175,14 @@ def test_sample_and_pricing_filters(provider, reviewer):
     "params", [{"limit": "0"}, {"limit": "101"}, {"limit": "abc"}, {"page": "0"}, {"page": "x"}]
 )
 def test_malformed_paging_is_400_with_the_envelope(params):
-    body = assert_envelope(api().get("/api/datasets", params), 400)
+    body = assert_error(api().get("/api/datasets", params), 400)
     field = next(iter(params))
     assert body["message"].startswith(f"{field}:")
     assert field in body["fields"]
 
 
 def test_page_past_the_end_is_empty_with_the_real_total(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     for n in range(3):
         publish(secret, reviewer, f"Dataset {n}")
     assert len(listing(limit=2, page=2)["items"]) == 1
@@ -213,7 +195,7 @@ def test_page_past_the_end_is_empty_with_the_real_total(provider, reviewer):
 
 
 def test_paging_covers_every_dataset_once_even_with_ties(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     # Distinct archives (identical ones are refused as duplicates), then every sort key tied.
     expected = {publish(secret, reviewer, f"Tied corpus {n}").public_id for n in range(30)}
     Dataset.objects.update(published_at=timezone.now() - timedelta(hours=1), size_bytes=2_000)
@@ -242,7 +224,7 @@ def test_paging_covers_every_dataset_once_even_with_ties(provider, reviewer):
 
 
 def test_list_query_count_does_not_grow_with_the_catalogue(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     publish(secret, reviewer, "Dataset 0", sample=make_archive(500))
     variants = [{"limit": 100}, {"limit": 100, "q": "dataset", "task": "ASR", "sort": "size"}]
 
@@ -270,7 +252,7 @@ def test_list_query_count_does_not_grow_with_the_catalogue(provider, reviewer):
 
 
 def test_filter_values_come_from_listed_published_datasets_only(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     with CaptureQueriesContext(connection) as empty_queries:
         empty = api().get("/api/datasets/filters").json()
     assert empty == {"tasks": empty["tasks"], "locales": [], "licenses": [], "formats": []}
@@ -325,7 +307,7 @@ def test_filter_values_come_from_listed_published_datasets_only(provider, review
 
 
 def test_details_by_id_and_by_slug(provider, reviewer):
-    secret, key = provider
+    secret, key = provider.secret, provider.key
     data = make_archive(5_000)
     dataset = publish(secret, reviewer, "Welsh read speech", data=data)
     by_id = api().get(f"/api/datasets/{dataset.public_id}")
@@ -344,17 +326,17 @@ def test_details_by_id_and_by_slug(provider, reviewer):
     assert listing()["items"] == [card]
 
     for unknown in ("ds00000000000000000000", "no-such-dataset"):
-        body = assert_envelope(api().get(f"/api/datasets/{unknown}"), 404)
+        body = assert_error(api().get(f"/api/datasets/{unknown}"), 404)
         assert body["error"] == "not_found"
 
 
 def test_removed_dataset_is_410_and_unlisted(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     dataset = publish(secret, reviewer, "Soon gone")
     kept = publish(secret, reviewer, "Kept")
     dataset_remove(dataset=dataset, actor=reviewer, reason="Licence withdrawn")
     for ref in (dataset.public_id, dataset.slug):
-        body = assert_envelope(api().get(f"/api/datasets/{ref}"), 410)
+        body = assert_error(api().get(f"/api/datasets/{ref}"), 410)
         assert body["error"] == "dataset_removed"
     # Even its owner gets 410.
     assert api(secret).get(f"/api/datasets/{dataset.public_id}").status_code == 410
@@ -362,7 +344,7 @@ def test_removed_dataset_is_410_and_unlisted(provider, reviewer):
 
 
 def test_private_dataset_is_unlisted_and_reduced_to_outsiders(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     data = make_archive(3_000)
     private = publish(secret, reviewer, "Internal corpus", visibility="private", data=data)
     public = publish(secret, reviewer, "Open corpus")
@@ -378,11 +360,11 @@ def test_private_dataset_is_unlisted_and_reduced_to_outsiders(provider, reviewer
         "sizeBytes": len(data),
         "visibility": "private",
     }
-    assert_envelope(api().get(f"/api/datasets/{private.slug}"), 404)
+    assert_error(api().get(f"/api/datasets/{private.slug}"), 404)
 
     outsider = api(make_key()[0])
     assert outsider.get(f"/api/datasets/{private.public_id}").json() == reduced.json()
-    assert_envelope(outsider.get(f"/api/datasets/{private.slug}"), 404)
+    assert_error(outsider.get(f"/api/datasets/{private.slug}"), 404)
 
     owner = api(secret)
     for ref in (private.public_id, private.slug):
@@ -394,7 +376,7 @@ def test_private_dataset_is_unlisted_and_reduced_to_outsiders(provider, reviewer
 
 
 def test_slug_filters_is_never_issued(provider, reviewer):
-    secret, _ = provider
+    secret = provider.secret
     dataset = publish(secret, reviewer, "Filters", locale="en")
     assert dataset.slug != "filters"
     assert not Dataset.objects.filter(slug="filters").exists()
@@ -411,7 +393,7 @@ def test_slug_filters_is_never_issued(provider, reviewer):
 
 @pytest.mark.parametrize(("rate", "fee"), [("0.05", 100), ("0.10", 200), ("0.2", 400), ("0", 0)])
 def test_pricing_object(provider, reviewer, settings, rate, fee):
-    secret, _ = provider
+    secret = provider.secret
     settings.PLATFORM_FEE_RATE = rate
     paid = publish(secret, reviewer, "Paid", isPaid=True, basePriceCents=1999, currency="usd")
     card = api().get(f"/api/datasets/{paid.public_id}").json()

@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from devtools.processes import free_port
 from marketplace.services.review import dataset_remove
 from tests.catalogue_helpers import api, publish_dataset
 from tests.factories import make_key, make_user
-from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -8,6 +8,7 @@ import tarfile
 
 import pytest
 
+from marketplace.actors import actor_for_key
 from marketplace.models import CheckResult, CheckRun, Submission
 from marketplace.services.errors import Conflict, Invalid
 from marketplace.services.ingestion import check_runs_requeue_stale
@@ -162,7 +163,7 @@ def test_checks_are_private_to_the_organisation():
 
 
 def test_storage_down_retries_then_records_a_clear_error(settings):
-    from tests.servers import free_port
+    from devtools.processes import free_port
 
     secret, _ = make_key(uploads=True)
     client = api(secret)
@@ -201,7 +202,7 @@ def test_stale_runs_are_requeued_and_complete_once(settings):
     upload_bytes(client, sid, make_archive())
     # Submit through the services outside the committing client: the after-commit tasks are
     # never sent, as if the broker had lost them. The run is queued and nobody works on it.
-    submission = submission_submit(key=key, submission_id=sid, agree=True)
+    submission = submission_submit(actor=actor_for_key(key), submission_id=sid, agree=True)
     submission_after_submit(submission_pk=submission.pk)
     run = CheckRun.objects.get(submission=submission)
     assert run.status == CheckRun.Status.QUEUED

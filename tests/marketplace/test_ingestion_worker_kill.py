@@ -4,7 +4,6 @@ completes once, with no duplicate results (late acknowledgement + idempotent tas
 import os
 import random
 import signal
-import subprocess
 import sys
 import tarfile
 import time
@@ -16,6 +15,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from config.celery import app
+from devtools.processes import PIPE, Process, start, stop
 from marketplace.models import CheckRun, Submission
 from tests.catalogue_helpers import DATASHEET, upload_bytes
 from tests.factories import make_key
@@ -47,8 +47,8 @@ def big_tsv_archive(mib: int) -> bytes:
     return b"".join(out)
 
 
-def start_worker(env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
+def start_worker(env: dict) -> Process:
+    return start(
         [
             sys.executable,
             "-m",
@@ -65,25 +65,11 @@ def start_worker(env: dict) -> subprocess.Popen:
             "--without-gossip",
             "--without-mingle",
         ],
+        name="celery worker",
+        log=PIPE,
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
-
-
-def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> str:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    try:
-        out, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-    return out.decode(errors="replace")
 
 
 class TimedOut(AssertionError):
@@ -135,7 +121,7 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
             "the worker to start the check run",
         )
         time.sleep(0.1)
-        first_log = stop(worker, signal.SIGKILL)
+        first_log = stop(worker, sig=signal.SIGKILL, timeout=30)
         run.refresh_from_db()
         assert run.status == CheckRun.Status.RUNNING and run.results.count() == 0, (
             "the inspection finished before the kill; the archive must be bigger\n"
@@ -155,11 +141,13 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
             "the submission to leave `checking`",
         )
     except TimedOut as exc:
-        raise AssertionError(f"{exc}\n--- worker log ---\n{stop(worker)[-4000:]}") from exc
+        raise AssertionError(
+            f"{exc}\n--- worker log ---\n{stop(worker, timeout=30)[-4000:]}"
+        ) from exc
     finally:
         app.conf.CELERY_TASK_ALWAYS_EAGER = True
         app.conf.update(task_routes=None)
-        log = stop(worker)
+        log = stop(worker, timeout=30)
     run.refresh_from_db()
     assert run.status in (CheckRun.Status.PASSED, CheckRun.Status.WARNED), log[-3000:]
     assert run.attempts == 2

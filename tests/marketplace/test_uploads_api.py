@@ -22,6 +22,7 @@ from marketplace.services.review import submission_approve, submission_reject
 from marketplace.services.submissions import submission_after_submit
 from marketplace.services.uploads import file_uploads_expire
 from marketplace.storage import bucket, s3_client
+from tests.assertions import assert_error
 from tests.catalogue_helpers import (
     DATASHEET,
     MiB,
@@ -75,24 +76,8 @@ def object_exists(key: str) -> bool:
     return True
 
 
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, (response.status_code, response.content)
-    body = response.json()
-    assert isinstance(body["message"], str) and body["message"]
-    if code is not None:
-        assert body["error"] == code, body
-    return body
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def provider():
-    """An approved organisation's key: (secret, ApiKey, client)."""
-    secret, key = make_key(uploads=True)
-    return secret, key, api(secret)
 
 
 @pytest.fixture
@@ -107,7 +92,7 @@ def three_parts():
 
 @pytest.mark.parametrize("filename", ["data.zip", "data.tar", "data.gz", "tar.gz"])
 def test_start_rejects_non_tar_gz_names(provider, filename):
-    _, key, client = provider
+    key, client = provider.key, provider.client
     sid = new_submission(client)
     body = assert_error(start(client, sid, 1000, filename=filename), 422, "unsupported_file_type")
     assert ".tar.gz" in body["message"] and filename in body["message"]
@@ -117,7 +102,7 @@ def test_start_rejects_non_tar_gz_names(provider, filename):
 
 @pytest.mark.parametrize("filename", ["data.tar.gz", "DATA.TGZ"])
 def test_start_accepts_tar_gz_and_tgz(provider, filename):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     response = start(client, sid, 1000, filename=filename)
     assert response.status_code == 201, response.json()
@@ -132,7 +117,7 @@ def test_start_accepts_tar_gz_and_tgz(provider, filename):
     "mime", ["application/zip", "application/x-tar", "application/octet-stream", "text/plain"]
 )
 def test_start_rejects_other_mime_types(provider, mime):
-    _, key, client = provider
+    key, client = provider.key, provider.client
     sid = new_submission(client)
     body = assert_error(start(client, sid, 1000, mime=mime), 422, "unsupported_file_type")
     assert "mimeType" in body["message"]
@@ -142,7 +127,7 @@ def test_start_rejects_other_mime_types(provider, mime):
 
 @pytest.mark.parametrize("size", [0, -1, -(10**12)])
 def test_start_rejects_non_positive_sizes(provider, size):
-    _, key, client = provider
+    key, client = provider.key, provider.client
     sid = new_submission(client)
     body = assert_error(start(client, sid, size), 422)
     assert "fileSize" in body["message"]
@@ -151,7 +136,7 @@ def test_start_rejects_non_positive_sizes(provider, size):
 
 
 def test_start_enforces_the_per_upload_cap(provider, settings):
-    _, key, client = provider
+    key, client = provider.key, provider.client
     settings.UPLOAD_MAX_BYTES = 10_000
     sid = new_submission(client)
     body = assert_error(start(client, sid, 10_001), 422, "file_too_large")
@@ -163,7 +148,7 @@ def test_start_enforces_the_per_upload_cap(provider, settings):
 
 
 def test_start_enforces_the_organisation_quota(provider, settings):
-    _, key, client = provider
+    key, client = provider.key, provider.client
     settings.ORG_STORAGE_QUOTA_BYTES = 10_000
     # Another organisation's usage does not count against ours.
     other_secret, _ = make_key(uploads=True)
@@ -185,7 +170,7 @@ def test_start_enforces_the_organisation_quota(provider, settings):
 def test_completed_uploads_count_against_the_quota_until_their_submission_is_deleted(
     provider, settings
 ):
-    _, _, client = provider
+    client = provider.client
     data = make_archive(20_000)
     first = new_submission(client, "First")
     upload_bytes(client, first, data)
@@ -199,7 +184,7 @@ def test_completed_uploads_count_against_the_quota_until_their_submission_is_del
 def test_restarting_an_upload_does_not_count_the_one_it_supersedes(provider, settings):
     """A client that lost its state starts again on the same submission: the unfinished
     upload it replaces is aborted, so it must not count against the quota."""
-    _, _, client = provider
+    client = provider.client
     settings.ORG_STORAGE_QUOTA_BYTES = 10_000
     sid = new_submission(client)
     old = start(client, sid, 8_000)
@@ -217,7 +202,7 @@ def test_restarting_an_upload_does_not_count_the_one_it_supersedes(provider, set
 
 @pytest.mark.parametrize("number", [0, -1, 10001])
 def test_part_number_out_of_range(provider, number):
-    _, _, client = provider
+    client = provider.client
     fid = start(client, new_submission(client), 1000).json()["fileUploadId"]
     body = assert_error(client.get(f"/api/uploads/{fid}/parts/{number}"), 422)
     assert body["error"] == "invalid_part_number"
@@ -226,7 +211,7 @@ def test_part_number_out_of_range(provider, number):
 
 @pytest.mark.parametrize("number", [1, 10000])
 def test_part_number_in_range_gets_a_presigned_url(provider, number):
-    _, _, client = provider
+    client = provider.client
     started = start(client, new_submission(client), 1000).json()
     response = client.get(f"/api/uploads/{started['fileUploadId']}/parts/{number}")
     assert response.status_code == 200, response.json()
@@ -249,7 +234,7 @@ def test_part_number_in_range_gets_a_presigned_url(provider, number):
 
 
 def test_missing_part_then_completable(provider, three_parts):
-    _, _, client = provider
+    client = provider.client
     data, chunks = three_parts
     sid = new_submission(client)
     started = start(client, sid, len(data)).json()
@@ -277,7 +262,7 @@ def test_missing_part_then_completable(provider, three_parts):
 
 
 def test_completion_validation_errors_leave_the_upload_completable(provider, three_parts):
-    _, _, client = provider
+    client = provider.client
     data, chunks = three_parts
     started = start(client, new_submission(client), len(data)).json()
     fid = started["fileUploadId"]
@@ -313,7 +298,7 @@ def test_completion_validation_errors_leave_the_upload_completable(provider, thr
 
 
 def test_completion_with_a_size_different_from_the_declared_one(provider):
-    _, _, client = provider
+    client = provider.client
     data = make_archive(30_000)
     started = start(client, new_submission(client), len(data) + 1).json()
     fid = started["fileUploadId"]
@@ -330,7 +315,7 @@ def test_completion_with_a_size_different_from_the_declared_one(provider):
 
 
 def test_parts_below_the_minimum_size_are_refused(provider):
-    _, _, client = provider
+    client = provider.client
     data = make_archive(20_000)
     started = start(client, new_submission(client), len(data)).json()
     fid = started["fileUploadId"]
@@ -344,7 +329,7 @@ def test_parts_below_the_minimum_size_are_refused(provider):
 
 
 def test_completion_is_idempotent(provider):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     data = make_archive(40_000)
     started, body = upload_bytes(client, sid, data)
@@ -369,7 +354,7 @@ def test_completion_reads_no_bytes_from_storage(provider, three_parts, caplog):
     """Completion answers in the same time whatever the size: it asks storage for the part list
     and the object's metadata, never for the object's bytes. Observed on the moto server's own
     request log, so any client (ours or another) would be seen."""
-    _, _, client = provider
+    client = provider.client
     data, chunks = three_parts
     started = start(client, new_submission(client), len(data)).json()
     fid = started["fileUploadId"]
@@ -402,7 +387,7 @@ def test_completion_reads_no_bytes_from_storage(provider, three_parts, caplog):
 
 
 def test_superseded_expired_and_swept_uploads(provider, django_capture_on_commit_callbacks):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     first = start(client, sid, 6 * MiB).json()
     put_part(client, first["fileUploadId"], 1, os.urandom(5 * MiB))
@@ -478,7 +463,7 @@ def test_create_requires_upload_access_and_a_key_made_after_approval():
 
 
 def test_create_validates_the_name(provider):
-    _, _, client = provider
+    client = provider.client
     for body in ({}, {"name": ""}, {"name": "   "}):
         response = client.post("/api/submissions", body, format="json")
         assert response.status_code in (400, 422), response.content
@@ -489,7 +474,7 @@ def test_create_validates_the_name(provider):
 
 
 def test_another_organisations_submission_is_404(provider):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     client.patch(f"/api/submissions/{sid}", DATASHEET, format="json")
     upload_bytes(client, sid, make_archive(10_000))
@@ -508,7 +493,7 @@ def test_another_organisations_submission_is_404(provider):
 
 
 def test_another_organisations_upload_is_404(provider):
-    _, _, client = provider
+    client = provider.client
     data = make_archive(10_000)
     started = start(client, new_submission(client), len(data)).json()
     fid = started["fileUploadId"]
@@ -526,7 +511,7 @@ def test_another_organisations_upload_is_404(provider):
 
 
 def test_sample_routes_of_another_organisations_submission_are_404(provider):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     sample = make_archive(5_000)
     base = f"/api/submissions/{sid}/sample"
@@ -563,7 +548,7 @@ def test_sample_routes_of_another_organisations_submission_are_404(provider):
 
 
 def test_update_validation(provider):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     url = f"/api/submissions/{sid}"
 
@@ -601,7 +586,7 @@ def test_update_validation(provider):
 
 
 def test_update_is_refused_while_submitted_in_review_and_once_published(provider):
-    secret, _, client = provider
+    secret, client = provider.secret, provider.client
     sid = new_submission(client)
     assert client.patch(f"/api/submissions/{sid}", DATASHEET, format="json").status_code == 200
     upload_bytes(client, sid, make_archive(10_000))
@@ -646,7 +631,7 @@ def test_update_is_refused_while_submitted_in_review_and_once_published(provider
 
 
 def test_rejected_submission_can_be_edited_and_shows_the_review_note(provider):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     client.patch(f"/api/submissions/{sid}", DATASHEET, format="json")
     upload_bytes(client, sid, make_archive(10_000))
@@ -677,7 +662,7 @@ def test_rejected_submission_can_be_edited_and_shows_the_review_note(provider):
 
 
 def test_submit_names_what_is_missing_and_refuses_a_second_submit(provider):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     url = f"/api/submissions/{sid}"
     body = assert_error(client.post(url, {"agreeToSubmit": True}, format="json"), 422)
@@ -709,7 +694,7 @@ def test_submit_names_what_is_missing_and_refuses_a_second_submit(provider):
 
 
 def test_delete_draft_removes_its_files_and_later_calls_are_410(provider):
-    _, key, client = provider
+    key, client = provider.key, provider.client
     sid = new_submission(client)
     started, _ = upload_bytes(client, sid, make_archive(20_000))
     dataset_upload = FileUpload.objects.get(public_id=started["fileUploadId"])
@@ -738,7 +723,7 @@ def test_delete_draft_removes_its_files_and_later_calls_are_410(provider):
 
 
 def test_delete_of_a_published_submission_is_refused(provider):
-    secret, _, client = provider
+    secret, client = provider.secret, provider.client
     data = make_archive(10_000)
     sid, version = publish_dataset(secret, data=data)
     assert_error(client.delete(f"/api/submissions/{sid}"), 403, "submission_published")
@@ -748,7 +733,7 @@ def test_delete_of_a_published_submission_is_refused(provider):
 
 
 def test_delete_in_review_discards_the_file_and_blocks_approval(provider):
-    _, _, client = provider
+    client = provider.client
     sid = new_submission(client)
     client.patch(f"/api/submissions/{sid}", DATASHEET, format="json")
     started, _ = upload_bytes(client, sid, make_archive(10_000))
@@ -764,7 +749,7 @@ def test_delete_in_review_discards_the_file_and_blocks_approval(provider):
 
 
 def test_new_upload_on_a_published_submission_becomes_version_2_after_review(provider):
-    secret, _, client = provider
+    secret, client = provider.secret, provider.client
     v1_data = make_archive(10_000)
     sid, v1 = publish_dataset(secret, data=v1_data)
     dataset = v1.dataset

@@ -7,22 +7,23 @@ import pytest
 
 from contributors.models import Payee, ShareTable
 from contributors.services.shares import share_table_set
+from marketplace.actors import actor_for_member
 from marketplace.models import DatasetVersion, Organization, User
 from tests.catalogue_helpers import publish_dataset
-from tests.factories import make_key
 
 
 @dataclass
 class Seller:
+    """The root `provider` under the names the ledger tests use."""
+
     secret: str
     organization: Organization
     owner: User
 
 
 @pytest.fixture
-def seller() -> Seller:
-    secret, key = make_key(uploads=True)
-    return Seller(secret=secret, organization=key.organization, owner=key.user)
+def seller(provider) -> Seller:
+    return Seller(secret=provider.secret, organization=provider.org, owner=provider.user)
 
 
 @pytest.fixture
@@ -43,7 +44,12 @@ def set_shares(
         {"organization": True, key: amount} if who == "org" else {"email": who, key: amount}
         for who, amount in lines
     ]
-    table, _ = share_table_set(dataset=version.dataset, basis=basis, shares=shares, actor=owner)
+    table, _ = share_table_set(
+        actor=actor_for_member(user=owner, organization=version.dataset.organization),
+        dataset=version.dataset,
+        basis=basis,
+        shares=shares,
+    )
     return table
 
 

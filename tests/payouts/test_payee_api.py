@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contributors.models import Contributor
 from contributors.services.invitations import contributor_claim, contributor_invite_send
+from marketplace.actors import actor_for_member
 from marketplace.services.identity import api_key_create, membership_add
 from payouts.models import MICRO_PER_CENT
 from payouts.services import refund_post, sale_post
@@ -128,7 +129,9 @@ def test_another_payee_sees_nothing_of_ours(shared, seller):
     # A plain member of the seller's organisation does not see the organisation's money.
     member = make_user()
     membership_add(organization=seller.organization, user=member)
-    member_client = api(api_key_create(user=member, organization=seller.organization).secret)
+    member_client = api(
+        api_key_create(actor=actor_for_member(user=member, organization=seller.organization)).secret
+    )
     assert member_client.get("/api/earnings").json()["organization"] is None
     assert member_client.get("/api/payouts").json()["total"] == 0
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from contributors.models import Payee, PayoutAccount
 from contributors.services.payout_accounts import payout_account_ensure, payout_account_refresh
+from devtools.processes import free_port
 from marketplace.services.errors import Invalid
 from payouts.models import MICRO_PER_CENT, JournalTransaction, LedgerAccount, PayoutLine, PayoutRun
 from payouts.services import (
@@ -37,7 +38,6 @@ from payouts.services.runs import (
     payout_run_execute,
 )
 from tests.payouts.conftest import payee_of, set_shares
-from tests.servers import free_port
 
 M = MICRO_PER_CENT
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from marketplace.actors import NotAMember, actor_for_member
 from marketplace.models import Organization, User
 from marketplace.services.identity import api_key_create
 
@@ -20,7 +21,8 @@ class Command(BaseCommand):
         if member is None:
             raise CommandError(f"No user {user!r}.")
         try:
-            issued = api_key_create(user=member, organization=organization, name=name)
-        except ValueError as exc:
+            actor = actor_for_member(user=member, organization=organization)
+        except NotAMember as exc:
             raise CommandError(str(exc)) from exc
+        issued = api_key_create(actor=actor, name=name)
         self.stdout.write(issued.secret)

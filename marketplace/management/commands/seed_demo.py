@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from marketplace.actors import actor_for_key, actor_for_member
+from marketplace.demo_data import demo_datasets_ensure
 from marketplace.models import ApiKey, Organization, User
 from marketplace.services.identity import (
     api_key_create,
@@ -98,18 +100,18 @@ class Command(BaseCommand):
             var = f"DEMO_{role}_API_KEY"
             raw = previous.get(var)
             if not _valid_key(raw, org):
-                raw = api_key_create(user=user, organization=org, name="demo").secret
+                raw = api_key_create(
+                    actor=actor_for_member(user=user, organization=org), name="demo"
+                ).secret
             out[var] = raw
         return out
 
     def extra_demo_values(self, previous: dict[str, str], values: dict[str, str]) -> dict[str, str]:
         """Demo datasets (public free, restricted, paid), published through the services."""
-        from marketplace.demo_data import demo_datasets_ensure
-
         prefix = api_key_parse(values["DEMO_PROVIDER_API_KEY"])[0]
         provider_key = ApiKey.objects.select_related("organization", "user").get(prefix=prefix)
         reviewer = User.objects.get(username=ADMIN)
-        out = demo_datasets_ensure(provider_key=provider_key, reviewer=reviewer)
+        out = demo_datasets_ensure(provider=actor_for_key(provider_key), reviewer=reviewer)
         # So a client can confirm a PaymentIntent with a test card, as Stripe.js would.
         out["STRIPE_API_BASE"] = settings.STRIPE_API_BASE
         out["STRIPE_SECRET_KEY"] = settings.STRIPE_SECRET_KEY
