@@ -114,7 +114,7 @@ def stripe_event_dispatch(*, event_pk: int) -> StripeEvent:
             handler(event)
     except Exception as exc:
         logger.exception("Stripe event %s failed", event.event_id)
-        _event_finish(event, error=f"{type(exc).__name__}: {exc}" or "error")
+        _event_finish(event, error=f"{type(exc).__name__}: {exc}")
     else:
         _event_finish(event)
     event.refresh_from_db()
