@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean system-deps
+.PHONY: run test lint bench install clean system-deps vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,20 @@ system-deps:
 
 test: system-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Front-end packages (package.json, pinned in package-lock.json) are committed under
+# web/static/vendor/: run and test never need Node. Only the built files the pages load are
+# copied, each beside its package's licence. Update: edit package.json, npm install, make vendor.
+VENDOR := web/static/vendor
+NPM_DIR := node_modules
+
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(VENDOR)/pico $(VENDOR)/htmx $(VENDOR)/hash-wasm $(VENDOR)/axe-core
+	install -D -m 644 -t $(VENDOR)/pico $(NPM_DIR)/@picocss/pico/css/pico.min.css $(NPM_DIR)/@picocss/pico/LICENSE.md
+	install -D -m 644 -t $(VENDOR)/htmx $(NPM_DIR)/htmx.org/dist/htmx.min.js $(NPM_DIR)/htmx.org/LICENSE
+	install -D -m 644 -t $(VENDOR)/hash-wasm $(NPM_DIR)/hash-wasm/dist/sha256.umd.min.js $(NPM_DIR)/hash-wasm/LICENSE
+	install -D -m 644 -t $(VENDOR)/axe-core $(NPM_DIR)/axe-core/axe.min.js $(NPM_DIR)/axe-core/LICENSE $(NPM_DIR)/axe-core/LICENSE-3RD-PARTY.txt
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -15,7 +15,11 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include(api_patterns)),
-    # /.well-known/jwks.json, the terms page (/datasets/<id>/terms), /terms/login
+    # sign up, sign in, e-mail verification, password reset, two-factor (django-allauth)
+    path("accounts/", include("allauth.urls")),
+    # home, dashboard, organisation, members, invitations, API keys (the site shell)
+    path("", include("web.urls")),
+    # /.well-known/jwks.json, the terms page (/datasets/<id>/terms)
     path("", include("licensing.web_urls")),
     # invitation claim page, Stripe onboarding return/refresh pages
     path("", include("contributors.web_urls")),

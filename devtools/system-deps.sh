@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # System packages the tests need that PyPI cannot provide: ClamAV's clamd (the malware check runs
-# against a real clamd with a test signature database; there are no downloadable signatures here).
+# against a real clamd with a test signature database; there are no downloadable signatures here)
+# and Chromium (the browser tests in tests/e2e drive Debian's build: Playwright cannot download
+# its own browsers here), with DejaVu fonts so screenshots show readable text.
 # Installs them with apt-get when missing and we are root; otherwise says what to install.
 set -euo pipefail
 
 missing=()
 command -v clamd >/dev/null 2>&1 || missing+=(clamav-daemon)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

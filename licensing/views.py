@@ -3,10 +3,8 @@ logged-in member of an organisation) and the JWKS of the certificate keys."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -19,11 +17,6 @@ from licensing.signing import jwks
 from marketplace.actors import actor_for_member
 from marketplace.models import Membership, Visibility
 from marketplace.services.errors import Conflict, Forbidden, ServiceError
-
-
-class TermsLoginView(LoginView):
-    template_name = "licensing/login.html"
-    redirect_authenticated_user = True
 
 
 @require_GET
@@ -49,7 +42,7 @@ def _dataset_or_404(id_or_slug: str, user):
     return dataset
 
 
-@login_required(login_url=reverse_lazy("licensing_web:login"))
+@login_required
 @require_http_methods(["GET", "POST"])
 def terms_page(request, id_or_slug: str):
     dataset = _dataset_or_404(id_or_slug, request.user)

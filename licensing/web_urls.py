@@ -12,5 +12,4 @@ app_name = "licensing_web"
 urlpatterns = [
     path(".well-known/jwks.json", views.jwks_view, name="jwks"),
     path("datasets/<str:id_or_slug>/terms", views.terms_page, name="terms"),
-    path("terms/login", views.TermsLoginView.as_view(), name="login"),
 ]

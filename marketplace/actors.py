@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from marketplace.models import ApiKey, Membership, Organization, User
 from marketplace.services.errors import Forbidden
 
+# The session key of the organisation a signed-in browser user acts for (the web's switcher sets
+# it; the web middleware and the API's session authentication read it).
+ACTIVE_ORGANIZATION_SESSION_KEY = "active_organization_id"
+
 
 class NotAMember(Forbidden):
     """The user is not (or no longer) a member of the organisation they try to act for."""
@@ -63,6 +67,24 @@ def actor_for_member(*, user: User, organization: Organization) -> Actor:
     if role is None or not user.is_active:
         raise NotAMember(f"{user} is not a member of {organization}")
     return Actor(user=user, organization=organization, role=role)
+
+
+def actor_for_session(*, user: User, session) -> Actor | None:
+    """The actor of a signed-in browser user: acting for the organisation picked in this session
+    (or, if none was picked, their only or first organisation). None when they belong to none;
+    a stale pick (membership removed) falls back the same way and never acts."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    memberships = Membership.objects.filter(user=user).select_related("organization")
+    picked = session.get(ACTIVE_ORGANIZATION_SESSION_KEY)
+    membership = memberships.filter(organization_id=picked).first() if picked else None
+    if membership is None:
+        membership = memberships.order_by("created_at", "pk").first()
+        if membership is None:
+            session.pop(ACTIVE_ORGANIZATION_SESSION_KEY, None)
+            return None
+        session[ACTIVE_ORGANIZATION_SESSION_KEY] = membership.organization_id
+    return Actor(user=user, organization=membership.organization, role=membership.role)
 
 
 def actor_for_key(key: ApiKey) -> Actor:

@@ -6,7 +6,7 @@ from django.db.models import OuterRef
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from marketplace.actors import Actor
+from marketplace.actors import Actor, actor_for_session
 from marketplace.models import ApiKey, Membership
 from marketplace.services.identity import api_key_matches, api_key_parse
 
@@ -62,3 +62,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request):
         # Without this DRF turns 401 into 403, and the SDK would raise PermissionError.
         return 'Bearer realm="api"'
+
+
+class SessionActorAuthentication(authentication.SessionAuthentication):
+    """The browser's session (the web uploader calls the upload API): the signed-in user acting
+    for the organisation picked in the session, CSRF enforced like any session write. A user
+    who belongs to no organisation is not authenticated here."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)  # (user, None) or None; CSRF checked
+        if result is None:
+            return None
+        actor = actor_for_session(user=result[0], session=request._request.session)
+        if actor is None:
+            return None
+        return actor.user, actor

@@ -13,3 +13,19 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An API key: `Authorization: Bearer <key>`.",
         }
+
+
+class SessionActorAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "marketplace.authentication.SessionActorAuthentication"
+    name = "BrowserSession"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": (
+                "The web site's session (the browser uploader), acting for the organisation "
+                "picked in the session; state-changing requests need the X-CSRFToken header."
+            ),
+        }

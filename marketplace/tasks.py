@@ -3,7 +3,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from marketplace.health import HEARTBEAT_KEY
-from marketplace.services import ingestion, uploads
+from marketplace.services import identity, ingestion, invitations, uploads
 from marketplace.services.submissions import submission_after_submit
 from marketplace.webhooks import stripe_event_dispatch, stripe_events_due
 
@@ -74,3 +74,15 @@ def submission_checks_conclude_task(submission_pk: int) -> str:
 @shared_task
 def check_runs_requeue_stale() -> int:
     return ingestion.check_runs_requeue_stale()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def organization_invitation_send(invitation_id: int) -> bool:
+    """E-mail an invitation to join an organisation (SMTP errors are OSErrors and retried; each
+    attempt issues a new link)."""
+    return invitations.organization_invitation_send(invitation_id=invitation_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def upload_access_decision_notify(organization_id: int) -> int:
+    return identity.upload_access_decision_notify(organization_id=organization_id)

@@ -34,6 +34,12 @@ INSTALLED_APPS = [
     "contributors",
     "licensing",
     "payouts",
+    # The site shell; before allauth so its templates (the account pages' layout) win.
+    "web",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_htmx",
 ]
 
 MIDDLEWARE = [
@@ -45,6 +51,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # request.organization / request.actor: the organisation the signed-in user acts for.
+    "web.middleware.ActiveOrganizationMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -61,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context_processors.site",
             ],
         },
     },
@@ -149,7 +160,12 @@ HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default
 
 # --- API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["marketplace.authentication.ApiKeyAuthentication"],
+    # A Bearer key first (the SDK, scripts); then the browser's session acting for the
+    # organisation it picked (the uploader), with CSRF enforced.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "marketplace.authentication.ApiKeyAuthentication",
+        "marketplace.authentication.SessionActorAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -266,5 +282,30 @@ DOWNLOAD_URL_REUSE_SECONDS = env.int("DOWNLOAD_URL_REUSE_SECONDS", default=30)
 # Reverse proxies in front of the app whose X-Forwarded-For entries are trusted (download records).
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 
-# Web pages that need a signed-in user send people here.
-LOGIN_URL = "/terms/login"
+# --- Web accounts (django-allauth) ---------------------------------------------------------------
+# Web pages that need a signed-in user send people here (with a safe `next`).
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "web:dashboard"
+ACCOUNT_LOGOUT_REDIRECT_URL = "web:home"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# Sign up and sign in with an e-mail address and a password; the address must be verified.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Data Collective] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PUBLIC_BASE_URL.startswith("https") else "http"
+# allauth's own rate limits (login failures, sign-ups, password resets, confirmation e-mails) stay
+# on with their defaults (ACCOUNT_RATE_LIMITS unset); they count in the cache.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Data Collective"
+# Owners must have two-factor authentication on before they change payout or price settings.
+# On in production, off in development so the demo flows stay short.
+WEB_OWNER_MFA_REQUIRED = env.bool("WEB_OWNER_MFA_REQUIRED", default=False)
+# How long an invitation to join an organisation stays valid.
+ORGANIZATION_INVITE_TTL_SECONDS = env.int("ORGANIZATION_INVITE_TTL_SECONDS", default=14 * 24 * 3600)

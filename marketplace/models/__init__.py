@@ -1,6 +1,6 @@
 from .audit import AuditEvent
 from .catalogue import Dataset, DatasetVersion, FileUpload, Submission, Task, Visibility
-from .identity import ApiKey, Membership, Organization, User
+from .identity import ApiKey, Membership, Organization, OrganizationInvitation, User
 from .ingestion import CheckResult, CheckRun
 from .stripe_events import StripeEvent
 
@@ -14,6 +14,7 @@ __all__ = [
     "FileUpload",
     "Membership",
     "Organization",
+    "OrganizationInvitation",
     "StripeEvent",
     "Submission",
     "Task",

@@ -5,7 +5,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -13,6 +16,7 @@ from marketplace.actors import Actor
 from marketplace.models import ApiKey, Membership, Organization, User
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Forbidden, NotFound
+from marketplace.tasking import task_enqueue_on_commit
 
 KEY_PREFIX = "dc"
 PREFIX_BYTES = 6  # 12 hex chars, unique and indexed, shown in listings
@@ -235,4 +239,38 @@ def organization_decide_upload_access(
         action="upload_access.approve" if approve else "upload_access.reject",
         obj=org,
     )
+    task_enqueue_on_commit("marketplace.tasks.upload_access_decision_notify", org.pk)
     return org
+
+
+def upload_access_decision_notify(*, organization_id: int) -> int:
+    """E-mail the organisation's owners its current upload-access decision; returns how many
+    were written to."""
+    org = Organization.objects.get(pk=organization_id)
+    if org.upload_access not in (
+        Organization.UploadAccess.APPROVED,
+        Organization.UploadAccess.REJECTED,
+    ):
+        return 0
+    owners = list(
+        User.objects.filter(memberships__organization=org, memberships__role=Membership.Role.OWNER)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not owners:
+        return 0
+    approved = org.upload_access == Organization.UploadAccess.APPROVED
+    context = {
+        "organization": org,
+        "approved": approved,
+        "dashboard_url": f"{settings.PUBLIC_BASE_URL}/dashboard",
+        "organization_url": f"{settings.PUBLIC_BASE_URL}/organization",
+    }
+    subject = (
+        f"{org.name} can now publish datasets"
+        if approved
+        else f"Upload access for {org.name} was not approved"
+    )
+    body = render_to_string("marketplace/email/upload_access_decision.txt", context)
+    send_mail(subject, body, None, owners)
+    return len(owners)

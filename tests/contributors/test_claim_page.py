@@ -18,7 +18,9 @@ def test_claim_link_page_signs_in_then_claims(owner, dataset):
     path = f"/contributors/claim/{token}"
 
     anonymous = Client().get(path)
-    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/terms/login?next=")
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(
+        "/accounts/login/?next="
+    )
 
     ana_user = make_user(password="a-long-test-password-1")
     browser = Client()

@@ -281,7 +281,7 @@ def web(settings):
 def test_web_page_needs_a_login(web, provider):
     dataset = publish(provider)
     response = Client().get(f"/datasets/{dataset.public_id}/terms")
-    assert response.status_code == 302 and "/terms/login" in response["Location"]
+    assert response.status_code == 302 and "/accounts/login/?next=" in response["Location"]
 
 
 def test_web_page_shows_the_terms_and_records_an_acceptance(web, provider):

@@ -1,0 +1,24 @@
+"""Page guards. A page that acts for an organisation needs a signed-in user who belongs to one
+(`request.actor`, set by web.middleware); everything else about who may do what is decided by
+the services."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
+
+
+def actor_required(view):
+    """Signed in (else the login page, with `next`) and acting for an organisation (else the
+    page that creates one)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.actor is None:
+            messages.info(request, "Create an organisation first, or accept an invitation to one.")
+            return redirect("web:organization_new")
+        return view(request, *args, **kwargs)
+
+    return wrapped
