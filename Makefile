@@ -41,7 +41,7 @@ vendor:
 	rm -rf $(VENDOR)/pico $(VENDOR)/htmx $(VENDOR)/hash-wasm $(VENDOR)/axe-core
 	install -D -m 644 -t $(VENDOR)/pico $(NPM_DIR)/@picocss/pico/css/pico.min.css $(NPM_DIR)/@picocss/pico/LICENSE.md
 	install -D -m 644 -t $(VENDOR)/htmx $(NPM_DIR)/htmx.org/dist/htmx.min.js $(NPM_DIR)/htmx.org/LICENSE
-	install -D -m 644 -t $(VENDOR)/hash-wasm $(NPM_DIR)/hash-wasm/dist/sha256.umd.min.js $(NPM_DIR)/hash-wasm/LICENSE
+	install -D -m 644 -t $(VENDOR)/hash-wasm $(NPM_DIR)/hash-wasm/dist/sha256.umd.min.js $(NPM_DIR)/hash-wasm/dist/md5.umd.min.js $(NPM_DIR)/hash-wasm/LICENSE
 	install -D -m 644 -t $(VENDOR)/axe-core $(NPM_DIR)/axe-core/axe.min.js $(NPM_DIR)/axe-core/LICENSE $(NPM_DIR)/axe-core/LICENSE-3RD-PARTY.txt
 
 bench: $(STAMP)

@@ -378,3 +378,22 @@ def downloads_of_dataset(*, dataset: Dataset) -> QuerySet[DownloadSession]:
         .select_related("organization", "user", "version")
         .order_by("-created_at", "-id")
     )
+
+
+def submission_terms_preview(submission: Submission) -> Terms:
+    """The terms a submission's datasheet would publish: its license (catalogue or custom) and
+    its restrictions. For a first version the dataset id, and so the hash, is only final at
+    publication; a new version of a published dataset previews its real next terms."""
+    holder = Dataset(
+        organization_id=submission.organization_id,
+        license_abbreviation=submission.license_abbreviation,
+        license=submission.license,
+        license_url=submission.license_url,
+    )
+    return render(
+        dataset_id=submission.dataset.public_id if submission.dataset_id else "(at publication)",
+        license=license_of_dataset(holder),
+        restrictions=submission.restrictions,
+        forbidden_usage=submission.forbidden_usage,
+        additional_conditions=submission.additional_conditions,
+    )

@@ -238,7 +238,58 @@ class SampleUploadPartApi(UploadPartApi):
         )
 
 
+UPLOAD_PARTS = inline_serializer(
+    "UploadParts",
+    {
+        "fileUploadId": serializers.CharField(),
+        "uploadId": serializers.CharField(),
+        "filename": serializers.CharField(),
+        "fileSize": serializers.IntegerField(),
+        "state": serializers.ChoiceField(choices=FileUpload.State.choices),
+        "expiresAt": serializers.DateTimeField(),
+        "parts": inline_serializer(
+            "StoredPart",
+            {
+                "partNumber": serializers.IntegerField(),
+                "etag": serializers.CharField(),
+                "size": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class UploadPartsApi(APIView):
+    kind = FileUpload.Kind.DATASET
+
+    @extend_schema(
+        responses=UPLOAD_PARTS,
+        summary="The parts storage holds for an unfinished upload (to resume it)",
+        operation_id="uploads_parts_list",
+    )
+    def get(self, request, upload_id: str, submission_id: str | None = None):
+        listing = upload_services.file_upload_parts_list(
+            actor=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
+        )
+        return Response(wire.upload_parts_wire(listing))
+
+
+class SampleUploadPartsApi(UploadPartsApi):
+    kind = FileUpload.Kind.SAMPLE
+
+    @extend_schema(
+        responses=UPLOAD_PARTS,
+        summary="The parts storage holds for an unfinished sample upload",
+        operation_id="sample_uploads_parts_list",
+    )
+    def get(self, request, upload_id: str, submission_id: str | None = None):
+        return super().get(request, upload_id=upload_id, submission_id=submission_id)
+
+
 class UploadCompleteApi(APIView):
+    """POST completes the upload (U4); DELETE abandons an unfinished one."""
+
     kind = FileUpload.Kind.DATASET
 
     @extend_schema(
@@ -263,6 +314,17 @@ class UploadCompleteApi(APIView):
         )
         return Response(wire.upload_wire(upload))
 
+    @extend_schema(
+        responses={204: None},
+        summary="Abort an unfinished upload (idempotent; a completed one is 409)",
+        operation_id="uploads_abort",
+    )
+    def delete(self, request, upload_id: str, submission_id: str | None = None):
+        upload_services.file_upload_abort(
+            actor=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class SampleUploadCompleteApi(UploadCompleteApi):
     kind = FileUpload.Kind.SAMPLE
@@ -275,6 +337,14 @@ class SampleUploadCompleteApi(UploadCompleteApi):
     )
     def post(self, request, upload_id: str, submission_id: str | None = None):
         return super().post(request, upload_id=upload_id, submission_id=submission_id)
+
+    @extend_schema(
+        responses={204: None},
+        summary="Abort an unfinished sample upload (idempotent; a completed one is 409)",
+        operation_id="sample_uploads_abort",
+    )
+    def delete(self, request, upload_id: str, submission_id: str | None = None):
+        return super().delete(request, upload_id=upload_id, submission_id=submission_id)
 
 
 class SubmissionChecksApi(APIView):

@@ -257,6 +257,20 @@ def upload_wire(upload: FileUpload) -> dict:
     }
 
 
+def upload_parts_wire(listing) -> dict:
+    """An upload and the parts storage holds for it (`UploadParts`)."""
+    upload = listing.upload
+    return {
+        "fileUploadId": upload.public_id,
+        "uploadId": upload.storage_upload_id,
+        "filename": upload.filename,
+        "fileSize": upload.declared_size,
+        "state": upload.state,
+        "expiresAt": upload.expires_at.isoformat(),
+        "parts": [{"partNumber": p.number, "etag": p.etag, "size": p.size} for p in listing.parts],
+    }
+
+
 def check_run_wire(run) -> dict:
     return {
         "id": str(run.pk),

@@ -45,6 +45,12 @@ urlpatterns = [
         name="upload-part",
     ),
     path(
+        "uploads/<str:upload_id>/parts",
+        catalogue_api.UploadPartsApi.as_view(),
+        name="upload-parts",
+    ),
+    # POST completes, DELETE aborts.
+    path(
         "uploads/<str:upload_id>", catalogue_api.UploadCompleteApi.as_view(), name="upload-complete"
     ),
     # Sample archive uploads
@@ -57,6 +63,11 @@ urlpatterns = [
         rf"^submissions/(?P<submission_id>[^/]+)/sample/(?P<upload_id>[^/]+)/parts/{PART}$",
         catalogue_api.SampleUploadPartApi.as_view(),
         name="sample-upload-part",
+    ),
+    path(
+        "submissions/<str:submission_id>/sample/<str:upload_id>/parts",
+        catalogue_api.SampleUploadPartsApi.as_view(),
+        name="sample-upload-parts",
     ),
     path(
         "submissions/<str:submission_id>/sample/<str:upload_id>",

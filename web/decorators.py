@@ -4,6 +4,8 @@ the services."""
 
 from functools import wraps
 
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
@@ -22,3 +24,16 @@ def actor_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def money_settings_allowed(request) -> bool:
+    """Owners change price and payout settings only with two-factor authentication on, when
+    WEB_OWNER_MFA_REQUIRED says so (production). Says why on the page when not."""
+    if not settings.WEB_OWNER_MFA_REQUIRED or is_mfa_enabled(request.user):
+        return True
+    messages.error(
+        request,
+        "Turn on two-factor authentication (Account → Two-factor authentication) before changing "
+        "prices or payout settings.",
+    )
+    return False

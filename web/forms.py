@@ -32,3 +32,5 @@ class ApiKeyForm(forms.Form):
         label="Key name",
         help_text="Where you will use it, e.g. “laptop” or “training cluster”.",
     )
+    # One-time token of the blank form (web.views.keys): a POST sent again is not a second key.
+    once = forms.CharField(required=False, widget=forms.HiddenInput)

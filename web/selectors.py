@@ -83,8 +83,16 @@ def _next_steps(actor: Actor, board: Dashboard) -> list[tuple[str, str]]:
         steps.append(("Upload access is requested; staff will e-mail the owners.", "/organization"))
     elif access == Organization.UploadAccess.REJECTED:
         steps.append(("Upload access was not approved; you can ask again.", "/organization"))
+    if access == Organization.UploadAccess.APPROVED and not any(
+        board.submissions_by_state.values()
+    ):
+        steps.append(("Publish your first dataset: start a new submission.", "/submissions/new"))
     if board.submissions_by_state.get(S.REJECTED):
-        steps.append(("A submission was rejected: read the reviewer's note and resubmit.", ""))
+        steps.append(
+            ("A submission was rejected: read the reviewer's note and resubmit.", "/submissions")
+        )
+    if board.submissions_by_state.get(S.DRAFT):
+        steps.append(("Finish and submit your draft submission(s).", "/submissions"))
     if board.pending_access_requests:
         steps.append(
             (f"{board.pending_access_requests} access request(s) wait for your decision.", "")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import home, keys, organizations
+from web.views import home, keys, organizations, submission_files, submissions
 
 app_name = "web"
 
@@ -33,4 +33,35 @@ urlpatterns = [
     path("organization/keys", keys.keys_page, name="keys"),
     path("organization/keys/<int:key_id>/revoke", keys.key_revoke, name="key_revoke"),
     path("invitations/<str:token>", organizations.invitation_page, name="invitation"),
+    # The submission stepper (files: web/views/submission_files.py).
+    path("submissions", submissions.submission_list, name="submissions"),
+    path("submissions/new", submissions.submission_new, name="submission_new"),
+    path(
+        "submissions/<str:submission_id>", submissions.submission_status, name="submission_status"
+    ),
+    path(
+        "submissions/<str:submission_id>/files",
+        submission_files.submission_files,
+        name="submission_files",
+    ),
+    path(
+        "submissions/<str:submission_id>/datasheet",
+        submissions.submission_datasheet,
+        name="submission_datasheet",
+    ),
+    path(
+        "submissions/<str:submission_id>/license",
+        submissions.submission_license,
+        name="submission_license",
+    ),
+    path(
+        "submissions/<str:submission_id>/submit",
+        submissions.submission_submit,
+        name="submission_submit",
+    ),
+    path(
+        "submissions/<str:submission_id>/delete",
+        submissions.submission_delete,
+        name="submission_delete",
+    ),
 ]

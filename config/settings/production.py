@@ -53,6 +53,8 @@ SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="strict-origin-wh
 SESSION_COOKIE_HTTPONLY = True
 # The web UI is never framed (clickjacking on the license/terms pages).
 X_FRAME_OPTIONS = "DENY"
+# Owners need two-factor authentication before they change prices or payout settings.
+WEB_OWNER_MFA_REQUIRED = env.bool("WEB_OWNER_MFA_REQUIRED", default=True)
 
 # --- External services -----------------------------------------------------------------------
 # base.py defaults to the local emulators; here the defaults are the real services.

@@ -132,7 +132,8 @@ def submission_update(*, actor: Actor, submission_id: str, data: dict) -> Submis
     return submission
 
 
-def _missing_for_submit(submission: Submission) -> list[str]:
+def submission_missing_for_submit(submission: Submission) -> list[str]:
+    """What a submission still lacks before it can be submitted (the API's and the web's list)."""
     missing = []
     for field, label in (
         ("name", "name"),
@@ -169,7 +170,7 @@ def submission_submit(*, actor: Actor, submission_id: str, agree: bool) -> Submi
             "This submission is already published. Upload a new file to publish a new " "version.",
             code="submission_published",
         )
-    missing = _missing_for_submit(submission)
+    missing = submission_missing_for_submit(submission)
     if missing:
         raise Invalid(f"Cannot submit: missing {', '.join(missing)}.", missing=missing)
     return _submission_mark_submitted(submission=submission, actor=actor)

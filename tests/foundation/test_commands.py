@@ -4,6 +4,7 @@ import tarfile
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
 from marketplace.management.commands.seed_demo import read_env_file
@@ -52,6 +53,10 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
         "DEMO_ADMIN_PASSWORD",
         "DEMO_PROVIDER_API_KEY",
         "DEMO_BUYER_API_KEY",
+        "DEMO_PROVIDER_EMAIL",
+        "DEMO_PROVIDER_PASSWORD",
+        "DEMO_BUYER_EMAIL",
+        "DEMO_BUYER_PASSWORD",
         "DEMO_FREE_DATASET_ID",
         "DEMO_RESTRICTED_DATASET_ID",
         "DEMO_PAID_DATASET_ID",
@@ -67,6 +72,14 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
     assert Organization.objects.filter(slug__in=["demo-provider", "demo-buyer"]).count() == 2
     assert ApiKey.objects.count() == 2
     assert Dataset.objects.count() == 3
+    # The demo provider signs in on the web with the written e-mail and password.
+    browser = Client()
+    signed_in = browser.post(
+        "/accounts/login/",
+        {"login": first["DEMO_PROVIDER_EMAIL"], "password": first["DEMO_PROVIDER_PASSWORD"]},
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/dashboard"
+    assert "Demo Voices Provider" in browser.get("/dashboard").content.decode()
 
     listing = APIClient().get("/api/datasets").json()
     assert {d["id"] for d in listing["items"]} == {

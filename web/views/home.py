@@ -2,6 +2,7 @@
 
 from django.shortcuts import redirect, render
 
+from marketplace.models import Submission
 from web.decorators import actor_required
 from web.selectors import dashboard_for
 
@@ -15,4 +16,12 @@ def home(request):
 
 @actor_required
 def dashboard(request):
-    return render(request, "web/dashboard.html", {"board": dashboard_for(request.actor)})
+    board = dashboard_for(request.actor)
+    # Each state as people read it ("In review", not the stored "in_review"), in the board's order.
+    submission_counts = [
+        (Submission.Status(state).label.capitalize(), count)
+        for state, count in board.submissions_by_state.items()
+    ]
+    return render(
+        request, "web/dashboard.html", {"board": board, "submission_counts": submission_counts}
+    )

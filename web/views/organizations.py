@@ -34,7 +34,7 @@ def _act_for(request, organization_id: int) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def organization_new(request):
-    form = OrganizationForm(request.POST or None)
+    form = OrganizationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         org = organization_create(name=form.cleaned_data["name"], owner=request.user)
         _act_for(request, org.pk)
@@ -66,8 +66,9 @@ def organization_switch(request):
     return redirect("web:dashboard")
 
 
-@actor_required
-def organization_page(request):
+def _organization_page(request, *, invite_form, status=200):
+    """The organisation page, also as the answer to an invitation with an error in it (the open
+    invitations stay listed under the form)."""
     actor = request.actor
     invitations = (
         actor.organization.invitations.filter(
@@ -82,9 +83,15 @@ def organization_page(request):
         {
             "members": members_of(actor.organization),
             "invitations": [i for i in invitations if i.is_open],
-            "invite_form": InviteForm(),
+            "invite_form": invite_form,
         },
+        status=status,
     )
+
+
+@actor_required
+def organization_page(request):
+    return _organization_page(request, invite_form=InviteForm())
 
 
 @actor_required
@@ -106,13 +113,7 @@ def organization_invite_view(request):
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("web:organization")
-    actor = request.actor
-    return render(
-        request,
-        "web/organization.html",
-        {"members": members_of(actor.organization), "invitations": [], "invite_form": form},
-        status=400,
-    )
+    return _organization_page(request, invite_form=form, status=400)
 
 
 @actor_required

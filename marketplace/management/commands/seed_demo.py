@@ -1,5 +1,5 @@
 """Idempotent demo data: a staff admin, a provider organisation approved for uploads and a buyer
-organisation, each with an API key, and three published demo datasets (public free, restricted,
+organisation, each owner with a web sign-in (e-mail verified, password) and an API key, and three published demo datasets (public free, restricted,
 paid); credentials and dataset ids written to var/demo.env as KEY=value lines.
 
 Secrets cannot be read back from the database (keys are hashed), so a re-run reuses the values in
@@ -8,6 +8,7 @@ the existing demo.env when they still work and issues new ones otherwise."""
 import secrets
 from pathlib import Path
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -43,6 +44,19 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
     tmp.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     tmp.chmod(0o600)
     tmp.replace(path)
+
+
+def _web_login_ensure(user: User, password: str | None) -> str:
+    """A password the web sign-in accepts (the previous one when it still works) and the user's
+    e-mail address verified, so the demo users can sign in at /accounts/login/ at once."""
+    if not password or not user.check_password(password):
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+    return password
 
 
 def _valid_key(raw: str | None, org: Organization) -> bool:
@@ -91,6 +105,10 @@ class Command(BaseCommand):
         ):
             user = User.objects.filter(username=username).first() or user_create(
                 username=username, email=f"{username}@example.com"
+            )
+            out[f"DEMO_{role}_EMAIL"] = user.email
+            out[f"DEMO_{role}_PASSWORD"] = _web_login_ensure(
+                user, previous.get(f"DEMO_{role}_PASSWORD")
             )
             org = Organization.objects.filter(slug=slug).first() or organization_create(
                 name=org_name, owner=user, slug=slug

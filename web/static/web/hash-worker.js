@@ -1,0 +1,43 @@
+// The uploader's hashing, off the page's thread: one sequential read of the file, feeding the
+// whole-file SHA-256 (declared at completion) and, for the parts storage already holds when an
+// upload resumes, each part's MD5 (compared with the part's ETag, which S3 makes the MD5 of the
+// part's bytes). Messages out: {type: "progress", bytes}, {type: "md5", part, hex},
+// {type: "done", sha256}, {type: "error", message}.
+"use strict";
+
+const CHUNK_BYTES = 4 * 1024 * 1024;
+let loaded = false;
+
+self.onmessage = async (event) => {
+  const { file, partSize, md5Parts, scripts } = event.data;
+  try {
+    if (!loaded) {
+      // The vendored hash-wasm builds add their functions to one global `hashwasm`.
+      importScripts(...scripts);
+      loaded = true;
+    }
+    const sha256 = await self.hashwasm.createSHA256();
+    sha256.init();
+    const wanted = new Set(md5Parts);
+    const md5 = wanted.size ? await self.hashwasm.createMD5() : null;
+    const partCount = Math.max(1, Math.ceil(file.size / partSize));
+    for (let part = 1; part <= partCount; part += 1) {
+      const start = (part - 1) * partSize;
+      const end = Math.min(start + partSize, file.size);
+      const checkPart = wanted.has(part);
+      if (checkPart) md5.init();
+      // Chunks never cross a part boundary, so a part's MD5 sees exactly its bytes.
+      for (let offset = start; offset < end; offset += CHUNK_BYTES) {
+        const stop = Math.min(offset + CHUNK_BYTES, end);
+        const bytes = new Uint8Array(await file.slice(offset, stop).arrayBuffer());
+        sha256.update(bytes);
+        if (checkPart) md5.update(bytes);
+        self.postMessage({ type: "progress", bytes: stop });
+      }
+      if (checkPart) self.postMessage({ type: "md5", part, hex: md5.digest("hex") });
+    }
+    self.postMessage({ type: "done", sha256: sha256.digest("hex") });
+  } catch (error) {
+    self.postMessage({ type: "error", message: String((error && error.message) || error) });
+  }
+};
