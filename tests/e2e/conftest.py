@@ -5,7 +5,10 @@ import os
 
 import pytest
 
+from marketplace.storage import storage_bootstrap
 from tests.e2e.browser import CHROMIUM, CHROMIUM_LAUNCH_ARGS
+
+TEST_ORIGIN = "http://testserver"  # what tests/conftest.py's local_services allows
 
 # Playwright's sync API runs its asyncio event loop in this thread (switching greenlets) for as
 # long as the session's browser lives, so Django sees a running loop and its async-safety check
@@ -32,3 +35,13 @@ def browser_type_launch_args(browser_name):
             pytrace=False,
         )
     return CHROMIUM_LAUNCH_ARGS
+
+
+@pytest.fixture
+def storage_cors(live_server):
+    """The page's origin may PUT parts to storage (and read their ETag): the bucket's CORS rule
+    with the live server's origin, as `manage.py bootstrap_storage` sets it for
+    STORAGE_CORS_ORIGINS; the session's own rule comes back afterwards."""
+    storage_bootstrap(cors_origins=[TEST_ORIGIN, live_server.url])
+    yield live_server.url
+    storage_bootstrap(cors_origins=[TEST_ORIGIN])

@@ -5,7 +5,6 @@ lacks), completes with the whole-file SHA-256, and refuses wrong files before a 
 import hashlib
 import re
 from collections import Counter
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -15,22 +14,11 @@ from playwright.sync_api import Page, expect
 from marketplace.actors import actor_for_member
 from marketplace.models import FileUpload, Submission
 from marketplace.services.submissions import submission_create
-from marketplace.storage import bucket, s3_client, storage_bootstrap
+from marketplace.storage import bucket, s3_client
 from tests.catalogue_helpers import MiB, make_archive
 from tests.e2e.browser import assert_accessible, screenshot
+from tests.e2e.uploads import Traffic, hold_parts, part_number, wait_until
 from tests.factories import make_org
-
-TEST_ORIGIN = "http://testserver"  # what tests/conftest.py's local_services allows
-
-
-@pytest.fixture
-def storage_cors(live_server):
-    """The page's origin may PUT parts to storage (and read their ETag): the bucket's CORS rule
-    with the live server's origin, as `manage.py bootstrap_storage` sets it for
-    STORAGE_CORS_ORIGINS; the session's own rule comes back afterwards."""
-    storage_bootstrap(cors_origins=[TEST_ORIGIN, live_server.url])
-    yield live_server.url
-    storage_bootstrap(cors_origins=[TEST_ORIGIN])
 
 
 @pytest.fixture
@@ -52,63 +40,6 @@ def owner(live_server, page: Page, storage_cors):
     actor = actor_for_member(user=user, organization=org)
     submission = submission_create(actor=actor, name="Welsh read speech")
     return submission, client
-
-
-def part_number(url: str) -> int | None:
-    numbers = parse_qs(urlsplit(url).query).get("partNumber")
-    return int(numbers[0]) if numbers else None
-
-
-def wait_until(page: Page, condition, *, seconds: float = 30, what: str = "") -> None:
-    """Poll `condition` while letting Playwright dispatch its events (a plain sleep would not)."""
-    for _ in range(int(seconds * 10)):
-        if condition():
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"timed out waiting for {what or condition}")
-
-
-class Traffic:
-    """What the browser sends: part PUTs per part number, the parts storage accepted, and the
-    upload API calls (method and path)."""
-
-    def __init__(self, page: Page):
-        self.puts: Counter[int] = Counter()
-        self.stored: set[int] = set()
-        self.api: list[str] = []
-        page.on("request", self._request)
-        page.on("response", self._response)
-
-    def _request(self, request):
-        number = part_number(request.url)
-        if request.method == "PUT" and number:
-            self.puts[number] += 1
-        path = urlsplit(request.url).path
-        if path.startswith("/api/"):
-            self.api.append(f"{request.method} {path}")
-
-    def _response(self, response):
-        number = part_number(response.url)
-        if response.request.method == "PUT" and number and response.ok:
-            self.stored.add(number)
-
-    def starts(self) -> int:
-        return sum(call.startswith("POST ") and call.endswith("/api/uploads") for call in self.api)
-
-
-def hold_parts(page: Page, numbers: set[int]) -> list:
-    """The connection "drops" while these parts are on their way: their PUTs are held, never
-    answered. Returns the held routes."""
-    held = []
-
-    def handle(route):
-        if route.request.method == "PUT":
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.route(lambda url: part_number(url) in numbers, handle)
-    return held
 
 
 def test_an_upload_resumes_after_a_reload_and_sends_only_the_missing_parts(

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["marketplace", "contributors", "payouts", "licensing"]  # bottom to top (DESIGN.md)
+APPS = ["marketplace", "contributors", "payouts", "licensing", "web"]  # bottom to top (DESIGN.md)
 OURS = (*APPS, "config")
 
 # Function-local imports of our own modules that are there on purpose, not to dodge a cycle.

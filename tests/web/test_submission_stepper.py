@@ -191,3 +191,16 @@ def test_owners_need_two_factor_before_changing_the_price_when_the_setting_says_
     assert response.status_code == 302 and response["Location"] == "/accounts/2fa/"
     assert Submission.objects.get(public_id=sid).is_paid is False
     assert b"two-factor" in client.get("/accounts/2fa/").content
+
+
+def test_a_failing_check_is_explained_with_what_to_do(owner):
+    client, _, secret = owner
+    provider = api(secret)
+    sid = provider.post("/api/submissions", {"name": "Broken"}, format="json").json()
+    sid = sid["submission"]["id"]
+    provider.patch(f"/api/submissions/{sid}", DATASHEET, format="json")
+    upload_bytes(provider, sid, b"this is not a gzip archive at all" * 100)
+    provider.post(f"/api/submissions/{sid}", {"agreeToSubmit": True}, format="json")
+    page = client.get(f"/submissions/{sid}").content.decode()
+    assert "Automatic checks" in page and "status-rejected" in page
+    assert "What to do:" in page

@@ -13,6 +13,7 @@ from marketplace.models import CheckRun, Submission
 from marketplace.pricing import pricing_object
 from marketplace.services import submissions as submission_services
 from marketplace.services.errors import ServiceError
+from web.checks import check_view
 from web.decorators import actor_required, money_settings_allowed
 from web.submission_forms import LABELS, DatasheetForm, LicensePriceForm, SubmitForm
 
@@ -183,12 +184,14 @@ def submission_submit(request, submission_id: str):
 
 
 def _status_context(request, submission):
-    runs = (
+    runs = list(
         CheckRun.objects.filter(submission=submission)
         .select_related("upload")
         .prefetch_related("results")
         .order_by("pk")
     )
+    for run in runs:
+        run.views = [check_view(r) for r in run.results.all()]
     reached = {s for s, _ in TIMELINE}
     order = [s for s, _ in TIMELINE]
     current = submission.status
