@@ -15,7 +15,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["catalog", "upload", "ingest", "split", "payout", "download", "grant_check"]
+BENCHMARKS = [
+    "catalog",
+    "upload",
+    "web_upload",
+    "ingest",
+    "split",
+    "payout",
+    "download",
+    "grant_check",
+]
 RESULT_PREFIXES = ("bench ", "target ")
 
 

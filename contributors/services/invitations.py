@@ -56,6 +56,35 @@ def contributors_needing_invitation(*, contributor_ids) -> list[int]:
     return pending
 
 
+def contributor_invite_issue(
+    *, contributor_id: int, delivered: bool = False
+) -> tuple[Contributor, str] | None:
+    """Issue a fresh one-time claim token for a contributor without an account and return it
+    with the contributor; None when they have already claimed one. Only the token's hash is
+    stored, and each issue replaces the previous token: only the newest one works.
+
+    The invitation is valid (`invited_at`) once the token has reached the person: at once when
+    the caller hands it over itself (`delivered=True`, a system caller such as `seed_demo`,
+    audited here), otherwise only when contributor_invite_send has had its e-mail accepted."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with transaction.atomic():
+        contributor = Contributor.objects.select_for_update().get(pk=contributor_id)
+        if contributor.user_id is not None:
+            return None
+        contributor.invite_token_hash = invite_token_hash(token)
+        contributor.invited_at = timezone.now() if delivered else None
+        contributor.save(update_fields=["invite_token_hash", "invited_at"])
+        if delivered:
+            audit_record(
+                actor=None,
+                organization=None,
+                action="contributor.invite",
+                obj=contributor,
+                data={"dataset": None, "delivery": "caller"},
+            )
+    return contributor, token
+
+
 def contributor_invite_send(*, contributor_id: int, dataset_id: int | None = None) -> bool:
     """Issue a fresh one-time claim token and e-mail its link. Returns False (and sends nothing)
     when the contributor has already claimed an account.
@@ -69,15 +98,11 @@ def contributor_invite_send(*, contributor_id: int, dataset_id: int | None = Non
         if dataset_id
         else None
     )
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    issued = contributor_invite_issue(contributor_id=contributor_id)
+    if issued is None:
+        return False
+    contributor, token = issued
     token_hash = invite_token_hash(token)
-    with transaction.atomic():
-        contributor = Contributor.objects.select_for_update().get(pk=contributor_id)
-        if contributor.user_id is not None:
-            return False
-        contributor.invite_token_hash = token_hash
-        contributor.invited_at = None
-        contributor.save(update_fields=["invite_token_hash", "invited_at"])
 
     context = {
         "contributor": contributor,

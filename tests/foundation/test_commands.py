@@ -4,12 +4,17 @@ import tarfile
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django.test import Client
 from rest_framework.test import APIClient
 
-from marketplace.management.commands.seed_demo import read_env_file
-from marketplace.models import ApiKey, Dataset, Organization, User
+from contributors.models import Contributor, PayoutAccount, ShareLine
+from licensing.models import AccessRequest, Grant, Order
+from marketplace.models import ApiKey, AuditEvent, Dataset, Organization, Submission, User
 from marketplace.storage import bucket, s3_client
+from payouts.models import JournalTransaction, PayoutLine, PayoutRun
+from payouts.services import ledger_verify
+from web.management.commands.seed_demo import read_env_file
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +48,37 @@ def test_create_api_key_refuses_non_members_and_unknown_orgs():
     assert not ApiKey.objects.exists()
 
 
+def by_status(queryset) -> dict[str, int]:
+    return dict(queryset.values_list("status").annotate(n=Count("pk")).order_by())
+
+
+def history() -> dict:
+    """What seed_demo makes besides identities and datasets, counted."""
+    return {
+        "submissions": by_status(Submission.objects.filter(organization__slug="demo-provider")),
+        "orders": by_status(Order.objects.all()),
+        "grants": by_status(Grant.objects.all()),
+        "access_requests": by_status(AccessRequest.objects.all()),
+        "payout_runs": by_status(PayoutRun.objects.all()),
+        "payout_lines": by_status(PayoutLine.objects.all()),
+        "payout_accounts": PayoutAccount.objects.filter(payouts_enabled=True).count(),
+        "journal": dict(
+            JournalTransaction.objects.values_list("kind").annotate(n=Count("pk")).order_by()
+        ),
+        "share_lines": ShareLine.objects.count(),
+        "audit": AuditEvent.objects.count(),
+        "organizations": Organization.objects.count(),
+        "users": User.objects.count(),
+    }
+
+
+def signs_in(email: str, password: str) -> Client:
+    browser = Client()
+    signed_in = browser.post("/accounts/login/", {"login": email, "password": password})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/dashboard"
+    return browser
+
+
 def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
     target = tmp_path / "demo.env"
     run("seed_demo", "--output", str(target))
@@ -57,6 +93,8 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
         "DEMO_PROVIDER_PASSWORD",
         "DEMO_BUYER_EMAIL",
         "DEMO_BUYER_PASSWORD",
+        "DEMO_CONTRIBUTOR_EMAIL",
+        "DEMO_CONTRIBUTOR_PASSWORD",
         "DEMO_FREE_DATASET_ID",
         "DEMO_RESTRICTED_DATASET_ID",
         "DEMO_PAID_DATASET_ID",
@@ -65,21 +103,54 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
     ):
         assert first.get(var), var
     assert first["MDC_API_URL"].endswith("/api")
+
+    # The history, made through the services.
+    made = history()
+    assert made["submissions"] == {"approved": 3, "in_review": 1, "rejected": 1, "draft": 1}
+    rejected = Submission.objects.get(status="rejected")
+    assert rejected.review_note and rejected.reviewed_by.username == "admin"
+    in_review = Submission.objects.get(status="in_review")
+    assert in_review.file_upload.state == "completed" and in_review.check_runs.exists()
+    assert made["orders"] == {"paid": 1, "partially_refunded": 1}
+    assert made["grants"] == {"active": 2}
+    refunded = Order.objects.get(status="partially_refunded")
+    assert refunded.organization.slug == "demo-buyer" and refunded.refunded_cents == 1000
+    paid_id = first["DEMO_PAID_DATASET_ID"]
+    assert {o.dataset.public_id for o in Order.objects.all()} == {paid_id}
+    assert made["journal"]["hold_release"] == 2 and made["journal"]["refund"] == 1
+    assert made["payout_runs"] == {"completed": 1}
+    assert made["payout_lines"] == {"paid": 2}
+    assert made["payout_accounts"] == 2
+    assert made["access_requests"] == {"pending": 1}
+    request = AccessRequest.objects.get()
+    assert request.organization.slug == "demo-buyer"
+    assert request.dataset.public_id == first["DEMO_RESTRICTED_DATASET_ID"]
+    # The contributor claimed the profile the paid dataset's share table names beside the
+    # provider, and was paid.
+    contributor = Contributor.objects.get(email=first["DEMO_CONTRIBUTOR_EMAIL"])
+    assert contributor.user.email == first["DEMO_CONTRIBUTOR_EMAIL"]
+    assert contributor.claimed_at is not None
+    shares = ShareLine.objects.filter(table__dataset__public_id=paid_id)
+    assert {(line.payee.kind, line.weight) for line in shares} == {
+        ("organization", 6000),
+        ("contributor", 4000),
+    }
+    assert PayoutLine.objects.filter(payee__contributor=contributor, status="paid").exists()
+    assert ledger_verify().ok
+
     run("seed_demo", "--output", str(target))
     second = read_env_file(target)
     assert second == first
+    assert history() == made
     assert User.objects.filter(username="admin", is_staff=True).count() == 1
     assert Organization.objects.filter(slug__in=["demo-provider", "demo-buyer"]).count() == 2
     assert ApiKey.objects.count() == 2
     assert Dataset.objects.count() == 3
-    # The demo provider signs in on the web with the written e-mail and password.
-    browser = Client()
-    signed_in = browser.post(
-        "/accounts/login/",
-        {"login": first["DEMO_PROVIDER_EMAIL"], "password": first["DEMO_PROVIDER_PASSWORD"]},
-    )
-    assert signed_in.status_code == 302 and signed_in["Location"] == "/dashboard"
+    # The demo provider and the contributor sign in on the web with the written credentials.
+    browser = signs_in(first["DEMO_PROVIDER_EMAIL"], first["DEMO_PROVIDER_PASSWORD"])
     assert "Demo Voices Provider" in browser.get("/dashboard").content.decode()
+    browser = signs_in(first["DEMO_CONTRIBUTOR_EMAIL"], first["DEMO_CONTRIBUTOR_PASSWORD"])
+    assert browser.get("/dashboard").status_code == 200
 
     listing = APIClient().get("/api/datasets").json()
     assert {d["id"] for d in listing["items"]} == {
@@ -103,11 +174,17 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
     assert any(n.endswith("clips.tsv") for n in names)
     assert sum(n.endswith(".wav") for n in names) == 6
 
-    # Storage lost (moto restarted): a re-seed puts the identical archive back.
-    s3_client().delete_object(Bucket=bucket(), Key=version.archive_key)
+    # Storage lost (moto restarted): a re-seed puts the identical archives back, the one in
+    # review included, and makes nothing twice.
+    review_key = in_review.file_upload.key
+    review_body = s3_client().get_object(Bucket=bucket(), Key=review_key)["Body"].read()
+    for key in (version.archive_key, review_key):
+        s3_client().delete_object(Bucket=bucket(), Key=key)
     run("seed_demo", "--output", str(target))
     again = s3_client().get_object(Bucket=bucket(), Key=version.archive_key)["Body"].read()
     assert hashlib.sha256(again).hexdigest() == free["checksum"]
+    assert s3_client().get_object(Bucket=bucket(), Key=review_key)["Body"].read() == review_body
+    assert history() == made
 
     admin = User.objects.get(username="admin")
     assert admin.check_password(first["DEMO_ADMIN_PASSWORD"])

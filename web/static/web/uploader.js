@@ -13,7 +13,11 @@
   "use strict";
 
   const MiB = 1024 * 1024;
-  const PARALLEL_PARTS = 3;
+  const PARALLEL_PARTS = 4;
+  // Big files go in about this many parts (fewer round trips), never under the API's minimum part
+  // size nor over 64 MiB; small ones in parts of the minimum (a 13 MiB archive: 5 + 5 + 3 MiB).
+  const TARGET_PARTS = 16;
+  const MAX_PREFERRED_PART = 64 * MiB;
   const ATTEMPTS_PER_PART = 4;
   const BACKOFF_MS = [1000, 3000, 9000]; // before the 2nd, 3rd and 4th attempt
   const SUFFIXES = [".tar.gz", ".tgz"];
@@ -152,8 +156,11 @@
     }
 
     partSizeFor(size) {
-      // The API's minimum, or larger so that the file fits in its part limit; whole MiB.
-      return Math.max(this.minPartBytes, Math.ceil(size / this.maxParts / MiB) * MiB);
+      // Whole MiB: about TARGET_PARTS parts (at least the API's minimum, at most 64 MiB), and
+      // always large enough for the file to fit in the API's part limit.
+      const preferred = Math.min(MAX_PREFERRED_PART, Math.ceil(size / TARGET_PARTS / MiB) * MiB);
+      const fits = Math.ceil(size / this.maxParts / MiB) * MiB;
+      return Math.max(this.minPartBytes, preferred, fits);
     }
 
     async onSelect() {
