@@ -19,6 +19,7 @@ BENCHMARKS = [
     "catalog",
     "upload",
     "web_upload",
+    "web_pages",
     "ingest",
     "split",
     "payout",

@@ -135,3 +135,38 @@ class PayoutAccount(models.Model):
 
     def __str__(self):
         return f"{self.stripe_account_id} ({'enabled' if self.payouts_enabled else 'pending'})"
+
+
+class ShareTableDraft(models.Model):
+    """The revenue shares staged on a submission, before the dataset (or its next version) is
+    published: a share table belongs to a Dataset, which exists only after the first approval.
+    Validated like a share table when saved (contributors.services.share_drafts); when the
+    submission's next DatasetVersion is published, it becomes the dataset's share table and is
+    marked applied. Saving again replaces it whole (and makes it pending again)."""
+
+    submission = models.OneToOneField(
+        "marketplace.Submission", on_delete=models.CASCADE, related_name="share_draft"
+    )
+    basis = models.CharField(max_length=12, choices=ShareTable.Basis.choices)
+    # [{"organization": bool, "email": str, "name": str, "weight": int}, ...] in the order
+    # entered; weights as in ShareLine (basis points for the percentage basis). A draft may
+    # name up to CONTRIBUTOR_SHARES_MAX_LINES contributors: one row, replaced whole.
+    lines = models.JSONField(default=list)
+    line_count = models.PositiveIntegerField(default=0)
+    total_weight = models.PositiveBigIntegerField(default=0)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_table = models.ForeignKey(
+        ShareTable, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self):
+        state = "applied" if self.applied_at else "pending"
+        return f"share draft of submission {self.submission_id} ({state})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.applied_at is None

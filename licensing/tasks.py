@@ -1,7 +1,9 @@
-"""Periodic licensing chores (scheduled in config/celery.py). Thin, idempotent."""
+"""Licensing tasks: periodic chores (scheduled in config/celery.py) and the access-request
+e-mails the services enqueue after commit. Thin; each reads the current rows."""
 
 from celery import shared_task
 
+from licensing.services import notifications
 from licensing.services.access_requests import access_requests_flag_stale
 from licensing.services.grants import grants_expire
 
@@ -14,3 +16,18 @@ def access_requests_mark_stale() -> int:
 @shared_task
 def grants_mark_expired() -> int:
     return grants_expire()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def access_request_created_notify(access_request_id: int) -> int:
+    """E-mail the dataset organisation's owners about a new access request (SMTP errors are
+    OSErrors and retried)."""
+    return notifications.access_request_created_notify(access_request_id=access_request_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def access_request_decision_notify(access_request_id: int, status: str) -> int:
+    """E-mail the requester a decision, unless it has been changed since."""
+    return notifications.access_request_decision_notify(
+        access_request_id=access_request_id, status=status
+    )

@@ -26,10 +26,18 @@ class NotAMember(Forbidden):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
+    """Who acts: a user, for an organisation (with their role in it), through an API key or a
+    browser session. A person acting for themselves only (a contributor's own payout account)
+    is `Actor.person(user)`: no organisation, no role, owner of nothing."""
+
     user: User
-    organization: Organization
-    role: str  # Membership.Role
+    organization: Organization | None
+    role: str  # Membership.Role, or "" for a person acting for themselves
     api_key: ApiKey | None = None
+
+    @classmethod
+    def person(cls, user: User) -> Actor:
+        return cls(user=user, organization=None, role="")
 
     @property
     def is_owner(self) -> bool:
@@ -41,6 +49,8 @@ class Actor:
         created after that approval: a key leaked earlier never silently gains write rights.
         A browser session of a member of an approved organisation can upload."""
         org = self.organization
+        if org is None:
+            return False
         if (
             org.upload_access != Organization.UploadAccess.APPROVED
             or org.upload_approved_at is None

@@ -4,13 +4,16 @@ payout line back to the sales it came from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from contributors.models import Payee
 from marketplace.models import Membership, Organization, User
-from payouts.models import JournalTransaction, LedgerAccount, PayoutLine
+from payouts.models import Entry, JournalTransaction, LedgerAccount, PayoutLine
 from payouts.services.balances import payee_balances
 
 Kind = LedgerAccount.Kind
@@ -199,24 +202,108 @@ def _available_account_id(line: PayoutLine) -> int | None:
     )
 
 
-def payee_statement(*, payee: Payee, currency: str, limit: int = 1000) -> list[dict]:
+def payee_statement(
+    *,
+    payee: Payee,
+    currency: str,
+    limit: int | None = 1000,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict]:
     """The payee's AVAILABLE account as a statement, oldest first: each transaction that moved
     it (release, refund, payout reservation, reversal) with its amount and the running balance,
-    in micro-units (credit-normal: positive = owed to the payee). Window-function SQL."""
+    in micro-units (credit-normal: positive = owed to the payee). Window-function SQL. With
+    `start` / `end` (end excluded) only that period's rows, the running balance still counted
+    from the account's first entry; `limit=None` returns every row."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT t.sequence, t.created_at, t.kind, t.idempotency_key, t.external_reference,
-                   -e.amount AS amount,
-                   (-sum(e.amount) OVER (ORDER BY t.sequence))::bigint AS balance
-            FROM payouts_entry e
-            JOIN payouts_ledgeraccount a ON a.id = e.account_id
-            JOIN payouts_journaltransaction t ON t.id = e.transaction_id
-            WHERE a.payee_id = %s AND a.kind = %s AND a.currency = %s
-            ORDER BY t.sequence
-            LIMIT %s
+            SELECT * FROM (
+                SELECT t.sequence, t.created_at, t.kind, t.idempotency_key,
+                       t.external_reference, -e.amount AS amount,
+                       (-sum(e.amount) OVER (ORDER BY t.sequence))::bigint AS balance
+                FROM payouts_entry e
+                JOIN payouts_ledgeraccount a ON a.id = e.account_id
+                JOIN payouts_journaltransaction t ON t.id = e.transaction_id
+                WHERE a.payee_id = %(payee)s AND a.kind = %(kind)s AND a.currency = %(currency)s
+            ) statement
+            WHERE created_at >= coalesce(%(start)s::timestamptz, '-infinity')
+              AND created_at < coalesce(%(end)s::timestamptz, 'infinity')
+            ORDER BY sequence
+            LIMIT %(limit)s
             """,
-            [payee.pk, Kind.PAYEE_AVAILABLE, currency, limit],
+            {
+                "payee": payee.pk,
+                "kind": Kind.PAYEE_AVAILABLE,
+                "currency": currency,
+                "start": start,
+                "end": end,
+                "limit": limit,
+            },
         )
         columns = [c.name for c in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- earnings by month ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthEarnings:
+    month: date  # the month's first day
+    earned: int  # micro-units: sale shares minus refunds posted that month (may be negative)
+
+
+@dataclass
+class CurrencyMonths:
+    currency: str
+    months: list[MonthEarnings]
+
+    @property
+    def total(self) -> int:
+        return sum(m.earned for m in self.months)
+
+
+def month_start(moment: datetime) -> date:
+    """The first day of `moment`'s month in the current time zone (UTC)."""
+    return timezone.localtime(moment).date().replace(day=1)
+
+
+def months_back(first: date, count: int) -> date:
+    """The first day of the month `count` months before `first`'s."""
+    index = first.year * 12 + first.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def payee_earnings_by_month(
+    *, payee: Payee, months: int = 12, now: datetime | None = None
+) -> list[CurrencyMonths]:
+    """What the payee earned in each of the last `months` calendar months (this one included),
+    per currency: the shares of sales minus refunds, in micro-units, by the month they were
+    posted in (hold releases move money between the payee's own accounts and cancel out;
+    payouts are not earnings). Every month of the window is listed, with 0 when nothing
+    happened; a currency appears when it moved in the window. Summed over every month of a
+    payee's history it equals the `earned` of `payee_earnings` per currency. One query."""
+    last = month_start(now or timezone.now())
+    first = months_back(last, months - 1)
+    window_start = timezone.make_aware(datetime(first.year, first.month, 1))
+    rows = (
+        Entry.objects.filter(
+            account__payee=payee,
+            transaction__kind__in=[TxKind.SALE, TxKind.REFUND],
+            transaction__created_at__gte=window_start,
+        )
+        .annotate(month=TruncMonth("transaction__created_at"))
+        .values_list("currency", "month")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    by_currency: dict[str, dict[date, int]] = {}
+    for currency, month, total in rows:
+        # Payee accounts are credit-normal: a credit (negative amount) is money earned.
+        by_currency.setdefault(currency, {})[timezone.localtime(month).date()] = -int(total)
+    window = [months_back(last, n) for n in range(months - 1, -1, -1)]
+    return [
+        CurrencyMonths(currency, [MonthEarnings(m, totals.get(m, 0)) for m in window])
+        for currency, totals in sorted(by_currency.items())
+    ]

@@ -95,12 +95,15 @@ def _next_steps(actor: Actor, board: Dashboard) -> list[tuple[str, str]]:
         steps.append(("Finish and submit your draft submission(s).", "/submissions"))
     if board.pending_access_requests:
         steps.append(
-            (f"{board.pending_access_requests} access request(s) wait for your decision.", "")
+            (
+                f"{board.pending_access_requests} access request(s) wait for your decision.",
+                "/organization/access-requests",
+            )
         )
     if actor.is_owner and (
         board.payout_account is None or not board.payout_account.payouts_enabled
     ):
-        steps.append(("Connect a payout account to receive your revenue.", ""))
+        steps.append(("Connect a payout account to receive your revenue.", "/organization/money"))
     if not board.key_count:
         steps.append(("Create an API key to use the Python SDK.", "/organization/keys"))
     return steps

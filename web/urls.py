@@ -1,6 +1,13 @@
 from django.urls import path
 
-from web.views import home, keys, organizations, submission_files, submissions
+from web.views import datasets, home, keys, organizations, submission_files, submissions
+from web.views.contributor import (
+    contributions_page,
+    contributions_payout_account,
+    contributions_statement,
+)
+from web.views.money import money_page, money_payout_account, money_statement
+from web.views.submission_shares import submission_shares
 
 app_name = "web"
 
@@ -55,6 +62,11 @@ urlpatterns = [
         name="submission_license",
     ),
     path(
+        "submissions/<str:submission_id>/shares",
+        submission_shares,
+        name="submission_shares",
+    ),
+    path(
         "submissions/<str:submission_id>/submit",
         submissions.submission_submit,
         name="submission_submit",
@@ -63,5 +75,35 @@ urlpatterns = [
         "submissions/<str:submission_id>/delete",
         submissions.submission_delete,
         name="submission_delete",
+    ),
+    # The provider workspace: datasets and access requests (web/views/datasets.py).
+    path("organization/datasets", datasets.dataset_list, name="datasets"),
+    path("organization/datasets/<str:dataset_id>", datasets.dataset_detail, name="dataset_detail"),
+    path(
+        "organization/datasets/<str:dataset_id>/access-settings",
+        datasets.dataset_access_settings,
+        name="dataset_access_settings",
+    ),
+    path("organization/access-requests", datasets.access_requests_page, name="access_requests"),
+    path(
+        "organization/access-requests/<str:request_id>/decide",
+        datasets.access_request_decide_view,
+        name="access_request_decide",
+    ),
+    # Money: the organisation's (owners) and the contributor's own (web/views/money.py,
+    # web/views/contributor.py).
+    path("organization/money", money_page, name="money"),
+    path("organization/money/payout-account", money_payout_account, name="money_payout_account"),
+    path("organization/money/statement.csv", money_statement, name="money_statement"),
+    path("me/contributions", contributions_page, name="contributions"),
+    path(
+        "me/contributions/payout-account",
+        contributions_payout_account,
+        name="contributions_payout_account",
+    ),
+    path(
+        "me/contributions/statement.csv",
+        contributions_statement,
+        name="contributions_statement",
     ),
 ]

@@ -175,7 +175,7 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
-def _contributor_payees(specs: list[ShareSpec]) -> dict[str, Payee]:
+def contributor_payees(specs: list[ShareSpec]) -> dict[str, Payee]:
     """Find or create the contributors (by e-mail) and their payees, set-based: a table may name
     many thousands of contributors. Inserts ignore conflicts and everything is re-read, so a
     concurrent save of another dataset's table naming the same person is harmless."""
@@ -216,7 +216,7 @@ def _contributor_payees(specs: list[ShareSpec]) -> dict[str, Payee]:
     return {email: by_contributor[c.pk] for email, c in contributors.items()}
 
 
-def _table_key(basis: str, lines: Iterable[tuple[int, int, str]]) -> tuple:
+def share_table_key(basis: str, lines: Iterable[tuple[int, int, str]]) -> tuple:
     """What makes two tables the same: basis and the set of (payee, weight, name); line order
     is presentation only."""
     return basis, tuple(sorted(lines))
@@ -232,7 +232,7 @@ def dataset_lock(dataset: Dataset) -> Dataset:
     )
 
 
-def _latest(dataset: Dataset) -> ShareTable | None:
+def share_table_latest(dataset: Dataset) -> ShareTable | None:
     return ShareTable.objects.filter(dataset=dataset).order_by("-version").first()
 
 
@@ -259,16 +259,16 @@ def share_table_set(*, actor: Actor, dataset: Dataset, basis, shares) -> tuple[S
     basis, specs = shares_parse(basis=basis, shares=shares)
     dataset = dataset_lock(dataset)
     org_payee = payee_for_organization(dataset.organization)
-    by_email = _contributor_payees(specs)
+    by_email = contributor_payees(specs)
     wanted = [(org_payee if spec.organization else by_email[spec.email], spec) for spec in specs]
-    current = _latest(dataset)
+    current = share_table_latest(dataset)
     contributor_ids = [payee.contributor_id for payee, _ in wanted if payee.contributor_id]
     if current is not None:
         current_lines = current.lines.values_list("payee_id", "weight", "name")
-        if _table_key(current.basis, current_lines) == _table_key(
+        if share_table_key(current.basis, current_lines) == share_table_key(
             basis, ((p.pk, s.weight, s.name) for p, s in wanted)
         ):
-            _invite_after_commit(dataset=dataset, contributor_ids=contributor_ids)
+            invite_after_commit(dataset=dataset, contributor_ids=contributor_ids)
             return current, False
 
     table = ShareTable.objects.create(
@@ -294,11 +294,11 @@ def share_table_set(*, actor: Actor, dataset: Dataset, basis, shares) -> tuple[S
             "lines": len(wanted),
         },
     )
-    _invite_after_commit(dataset=dataset, contributor_ids=contributor_ids)
+    invite_after_commit(dataset=dataset, contributor_ids=contributor_ids)
     return table, True
 
 
-def _invite_after_commit(*, dataset: Dataset, contributor_ids: list[int]) -> None:
+def invite_after_commit(*, dataset: Dataset, contributor_ids: list[int]) -> None:
     pending = contributors_needing_invitation(contributor_ids=contributor_ids)
     if not pending:
         return
@@ -321,7 +321,7 @@ def share_table_create_default(*, dataset: Dataset) -> ShareTable:
     Takes the dataset lock and re-checks, so concurrent first sales create it once."""
     with transaction.atomic():
         dataset = dataset_lock(dataset)
-        current = _latest(dataset)
+        current = share_table_latest(dataset)
         if current is not None:
             return current
         table = ShareTable.objects.create(

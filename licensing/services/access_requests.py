@@ -13,6 +13,7 @@ from marketplace.actors import Actor
 from marketplace.models import Dataset, Visibility
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Forbidden, Invalid
+from marketplace.tasking import task_enqueue_on_commit
 
 S = AccessRequest.Status
 
@@ -42,7 +43,8 @@ def access_request_create(
     """Ask for access to a restricted dataset. Returns (request, created). One request per
     organisation and dataset: asking again while pending updates the details, after a rejection
     reopens it as pending, after an approval changes nothing. Approved at once when the
-    dataset's datasheet says `autoApproveAccessRequests`."""
+    dataset's datasheet says `autoApproveAccessRequests`. The dataset organisation's owners are
+    e-mailed about each new request (not about one asked again)."""
     organization, user = actor.organization, actor.user
     private_check(dataset=dataset, organization=organization)
     if dataset.organization_id == organization.pk:
@@ -108,6 +110,8 @@ def access_request_create(
             "auto": request.auto_approved,
         },
     )
+    if created:
+        task_enqueue_on_commit("licensing.tasks.access_request_created_notify", request.pk)
     return request, created
 
 
@@ -120,7 +124,8 @@ def access_request_decide(
     reason: str = "",
 ) -> AccessRequest:
     """The dataset's organisation approves or rejects (a rejection needs a reason the
-    requester can read). Either decision can be changed later."""
+    requester can read). Either decision can be changed later. The requester is e-mailed each
+    decision that changes something."""
     request = (
         AccessRequest.objects.select_for_update()
         .select_related("dataset")
@@ -165,6 +170,7 @@ def access_request_decide(
         obj=request,
         data={"from": previous, "reason": reason},
     )
+    task_enqueue_on_commit("licensing.tasks.access_request_decision_notify", request.pk, new_status)
     return request
 
 

@@ -1,7 +1,5 @@
-"""The admin's own pages (forms, tables) and CSV downloads, rendered without templates of
-their own."""
-
-import csv
+"""The admin's own pages (forms, tables), rendered without templates of their own. CSV
+downloads: payouts.exports."""
 
 from django.contrib import admin
 from django.http import HttpResponse
@@ -27,12 +25,3 @@ def _table(headers: list[str], rows) -> str:
         ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
     )
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
-
-
-def _csv_response(filename: str, headers: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return response

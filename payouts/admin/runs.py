@@ -12,8 +12,9 @@ from django.utils.html import format_html
 
 from payouts.admin.base import INLINE_ENTRIES_SHOWN, ReadOnlyLedgerAdmin, _FirstEntriesFormSet
 from payouts.admin.ledger import ledger_verify_view
-from payouts.admin.pages import _csv_response, _page
+from payouts.admin.pages import _page
 from payouts.admin.statements import RUN_CSV_HEADERS, _run_csv_rows, payee_statement_view
+from payouts.exports import csv_response
 from payouts.models import PayoutLine, PayoutRun
 from payouts.services.runs import payout_run_create, payout_run_execute, payout_thresholds
 
@@ -151,7 +152,7 @@ class PayoutRunAdmin(ReadOnlyLedgerAdmin):
 
     @admin.action(description="Export the selected runs' lines as CSV")
     def export_csv(self, request, queryset):
-        return _csv_response("payout-runs.csv", RUN_CSV_HEADERS, _run_csv_rows(queryset))
+        return csv_response("payout-runs.csv", RUN_CSV_HEADERS, _run_csv_rows(queryset))
 
     def create_view(self, request):
         if not self.has_view_permission(request) or not request.user.is_superuser:
@@ -175,7 +176,7 @@ class PayoutRunAdmin(ReadOnlyLedgerAdmin):
 
     def csv_view(self, request, run_id: int):
         run = get_object_or_404(PayoutRun, pk=run_id)
-        return _csv_response(
+        return csv_response(
             f"payout-run-{run.pk}.csv",
             RUN_CSV_HEADERS,
             _run_csv_rows(PayoutRun.objects.filter(pk=run.pk)),

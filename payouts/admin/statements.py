@@ -6,7 +6,8 @@ from django.utils.html import format_html
 
 from contributors.models import Payee
 from payouts.admin.base import _micro
-from payouts.admin.pages import _csv_response, _page, _table
+from payouts.admin.pages import _page, _table
+from payouts.exports import STATEMENT_CSV_HEADERS, csv_response, statement_csv_rows
 from payouts.models import PayoutLine
 from payouts.selectors import payee_statement
 
@@ -56,15 +57,12 @@ def _run_csv_rows(runs):
 def payee_statement_view(request, payee_id: int, currency: str):
     payee = get_object_or_404(Payee, pk=payee_id)
     rows = payee_statement(payee=payee, currency=currency)
-    headers = [
-        "sequence",
-        "created_at",
-        "kind",
-        "idempotency_key",
-        "external_reference",
-        "amount",
-        "balance",
-    ]
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            f"statement-payee-{payee.pk}-{currency}.csv",
+            STATEMENT_CSV_HEADERS,
+            statement_csv_rows(rows),
+        )
     values = [
         [
             r["sequence"],
@@ -77,12 +75,10 @@ def payee_statement_view(request, payee_id: int, currency: str):
         ]
         for r in rows
     ]
-    if request.GET.get("format") == "csv":
-        return _csv_response(f"statement-payee-{payee.pk}-{currency}.csv", headers, values)
     body = format_html(
         '<p>Available balance of {} in {} (units; positive = owed to the payee). <a href="?format=csv">CSV</a></p>{}',
         payee,
         currency,
-        _table(headers, values),
+        _table(STATEMENT_CSV_HEADERS, values),
     )
     return _page(request, f"Statement of {payee}", body)

@@ -22,6 +22,7 @@ STEPS = [
     ("files", "Files"),
     ("datasheet", "Datasheet"),
     ("license", "License and price"),
+    ("shares", "Contributors and shares"),
     ("submit", "Submit"),
 ]
 TIMELINE = [
