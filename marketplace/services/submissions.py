@@ -94,7 +94,8 @@ def _validate_update(submission: Submission, data: dict) -> None:
 
 @transaction.atomic
 def submission_update(*, actor: Actor, submission_id: str, data: dict) -> Submission:
-    """Partial update of the datasheet (idempotent). Rejected submissions return to draft."""
+    """Partial update of the datasheet (idempotent). Rejected submissions return to draft. The
+    price (isPaid, basePriceCents, currency) is an owner's decision."""
     upload_rights_require(actor=actor)
     submission = submission_get_for_org(
         organization=actor.organization, submission_id=submission_id, lock=True
@@ -110,6 +111,13 @@ def submission_update(*, actor: Actor, submission_id: str, data: dict) -> Submis
             code="submission_locked",
         )
     _validate_update(submission, data)
+    price_fields = ("is_paid", "base_price_cents", "currency")
+    changes_price = any(f in data and data[f] != getattr(submission, f) for f in price_fields)
+    if changes_price and not actor.is_owner:
+        raise Forbidden(
+            "isPaid: only an owner of the organisation can change the price.",
+            code="owner_required",
+        )
     if data.get("is_paid") is False:
         data = {**data, "base_price_cents": None}
     changed = []

@@ -43,7 +43,9 @@ def test_publish_a_dataset_through_the_browser_and_download_it_with_the_sdk(
 
     # A new submission.
     nav(page, "Submissions")
+    assert_accessible(page)
     page.get_by_role("button", name="New submission").click()
+    assert_accessible(page)
     page.get_by_label("Name").fill("Welsh read speech")
     page.get_by_role("button", name="Create and upload files").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Welsh read speech: files")
@@ -109,6 +111,7 @@ def test_publish_a_dataset_through_the_browser_and_download_it_with_the_sdk(
     page.get_by_role("link", name=re.compile(r"\d\. Submit")).click()
 
     # Submit: the checks run (eagerly, after the request's commit) and the page shows them.
+    assert_accessible(page)
     page.get_by_label(re.compile("I confirm that we have the rights")).check()
     page.get_by_role("button", name="Submit for review").click()
     expect(page).to_have_url(f"{base}/submissions/{submission.public_id}")

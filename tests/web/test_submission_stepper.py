@@ -204,3 +204,53 @@ def test_a_failing_check_is_explained_with_what_to_do(owner):
     page = client.get(f"/submissions/{sid}").content.decode()
     assert "Automatic checks" in page and "status-rejected" in page
     assert "What to do:" in page
+
+
+def test_the_submissions_list_takes_the_same_queries_for_one_or_many(owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, _, secret = owner
+    provider = api(secret)
+    provider.post("/api/submissions", {"name": "First"}, format="json")
+    client.get("/submissions")  # the first visit stores the organisation picked in the session
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/submissions").status_code == 200
+        return len(ctx.captured_queries)
+
+    one = queries()
+    for n in range(6):
+        provider.post("/api/submissions", {"name": f"More {n}"}, format="json")
+    assert queries() == one
+
+
+def test_a_member_cannot_change_the_price_but_can_edit_the_datasheet(owner):
+    _, _, secret = owner
+    from marketplace.models import Membership
+
+    sid = api(secret).post("/api/submissions", {"name": "Shared"}, format="json").json()
+    sid = sid["submission"]["id"]
+    submission = Submission.objects.get(public_id=sid)
+    member = make_user()
+    Membership.objects.create(user=member, organization=submission.organization)
+    client = browser(member)
+    refused = client.post(
+        f"/submissions/{sid}/license",
+        {
+            "licenseAbbreviation": "CC-BY-4.0",
+            "visibility": "public",
+            "isPaid": "on",
+            "basePriceCents": "1000",
+            "currency": "usd",
+        },
+    )
+    assert refused.status_code == 400
+    assert "only an owner of the organisation can change the price" in refused.content.decode()
+    submission.refresh_from_db()
+    assert (submission.is_paid, submission.license_abbreviation) == (False, "")
+    saved = client.post(f"/submissions/{sid}/datasheet", datasheet_post(name="Shared"))
+    assert saved.status_code == 302
+    submission.refresh_from_db()
+    assert submission.locale == "cy-GB"
