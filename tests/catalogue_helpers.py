@@ -9,11 +9,13 @@ import tarfile
 import wave
 
 import requests
+from botocore.exceptions import ClientError
 from django.test import TestCase
 from rest_framework.test import APIClient
 
 from marketplace.models import Submission
 from marketplace.services.review import submission_approve
+from marketplace.storage import bucket, s3_client
 from tests.factories import make_user
 
 MiB = 1024 * 1024
@@ -146,3 +148,27 @@ def publish_dataset(
     assert submission.status == Submission.Status.IN_REVIEW
     version = submission_approve(submission=submission, actor=reviewer or make_user(is_staff=True))
     return sid, version
+
+
+def put_part(client, fid, number, chunk, *, base="/api/uploads") -> str:
+    """PUT one part to storage on the URL our API presigns; returns its ETag."""
+    response = client.get(f"{base}/{fid}/parts/{number}")
+    assert response.status_code == 200, response.json()
+    put = requests.put(response.json()["url"], data=chunk, timeout=60)
+    assert put.status_code == 200, put.text
+    return put.headers["ETag"].strip('"')
+
+
+def open_multipart_ids(prefix: str) -> set[str]:
+    """Storage multipart uploads still open under `prefix` (what an abort must remove)."""
+    listing = s3_client().list_multipart_uploads(Bucket=bucket(), Prefix=prefix)
+    return {u["UploadId"] for u in listing.get("Uploads", [])}
+
+
+def object_exists(key: str) -> bool:
+    try:
+        s3_client().head_object(Bucket=bucket(), Key=key)
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] in ("404", "NoSuchKey")
+        return False
+    return True

@@ -8,15 +8,21 @@ import os
 import re
 
 import pytest
-import requests
-from botocore.exceptions import ClientError
 from django.test import Client, TestCase
 
 from marketplace.models import AuditEvent, FileUpload, Submission
 from marketplace.services.identity import organization_decide_upload_access
 from marketplace.storage import bucket, s3_client
 from tests.assertions import assert_error
-from tests.catalogue_helpers import MiB, api, make_archive, upload_bytes
+from tests.catalogue_helpers import (
+    MiB,
+    api,
+    make_archive,
+    object_exists,
+    open_multipart_ids,
+    put_part,
+    upload_bytes,
+)
 from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
@@ -51,28 +57,6 @@ def start(client, base: str, sid: str, size: int, filename="data.tar.gz") -> dic
     return response.json()
 
 
-def put_part(client, base: str, fid: str, number: int, chunk: bytes) -> str:
-    response = client.get(f"{base}/{fid}/parts/{number}")
-    assert response.status_code == 200, response.json()
-    put = requests.put(response.json()["url"], data=chunk, timeout=60)
-    assert put.status_code == 200, put.text
-    return put.headers["ETag"].strip('"')
-
-
-def open_multipart_ids(prefix: str) -> set[str]:
-    listing = s3_client().list_multipart_uploads(Bucket=bucket(), Prefix=prefix)
-    return {u["UploadId"] for u in listing.get("Uploads", [])}
-
-
-def object_exists(key: str) -> bool:
-    try:
-        s3_client().head_object(Bucket=bucket(), Key=key)
-    except ClientError as exc:
-        assert exc.response["Error"]["Code"] in ("404", "NoSuchKey")
-        return False
-    return True
-
-
 def browser_session(user) -> tuple[Client, str]:
     """A signed-in browser (CSRF checks on, as a real browser gets them) and its CSRF token,
     taken from a page the way the uploader takes it."""
@@ -100,7 +84,7 @@ def test_listing_shows_the_parts_storage_holds(provider, kind, django_assert_max
     assert empty.json()["parts"] == []
 
     chunks = {1: data[: 5 * MiB], 3: data[10 * MiB :]}
-    etags = {n: put_part(client, base, fid, n, chunk) for n, chunk in chunks.items()}
+    etags = {n: put_part(client, fid, n, chunk, base=base) for n, chunk in chunks.items()}
     with django_assert_max_num_queries(6):
         response = client.get(f"{base}/{fid}/parts")
     assert response.status_code == 200, response.json()
@@ -122,7 +106,7 @@ def test_listing_shows_the_parts_storage_holds(provider, kind, django_assert_max
     assert etags[1] == hashlib.md5(chunks[1]).hexdigest()  # noqa: S324
 
     # The listed ETags are what completion needs.
-    etags[2] = put_part(client, base, fid, 2, data[5 * MiB : 10 * MiB])
+    etags[2] = put_part(client, fid, 2, data[5 * MiB : 10 * MiB], base=base)
     parts = client.get(f"{base}/{fid}/parts").json()["parts"]
     done = client.post(
         f"{base}/{fid}",
@@ -180,7 +164,7 @@ def test_abort_discards_the_upload_in_storage_and_is_idempotent(provider, kind):
     base = BASES[kind](sid)
     started = start(client, base, sid, 6 * MiB)
     fid = started["fileUploadId"]
-    put_part(client, base, fid, 1, os.urandom(5 * MiB))
+    put_part(client, fid, 1, os.urandom(5 * MiB), base=base)
     upload = FileUpload.objects.get(public_id=fid)
     assert open_multipart_ids(upload.key) == {started["uploadId"]}
 
@@ -293,7 +277,7 @@ def test_a_browser_session_lists_and_aborts_with_its_csrf_token(provider):
     sid = new_submission(key_client)
     started = start(key_client, "/api/uploads", sid, 6 * MiB)
     fid = started["fileUploadId"]
-    etag = put_part(key_client, "/api/uploads", fid, 1, os.urandom(5 * MiB))
+    etag = put_part(key_client, fid, 1, os.urandom(5 * MiB))
 
     with_key = key_client.get(f"/api/uploads/{fid}/parts")
     browser, token = browser_session(provider.user)

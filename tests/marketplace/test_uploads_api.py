@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -28,7 +27,10 @@ from tests.catalogue_helpers import (
     MiB,
     api,
     make_archive,
+    object_exists,
+    open_multipart_ids,
     publish_dataset,
+    put_part,
     upload_bytes,
 )
 from tests.factories import make_key, make_user
@@ -51,29 +53,6 @@ def start(client, sid, size, *, filename="data.tar.gz", mime="application/gzip",
         {"submissionId": sid, "filename": filename, "fileSize": size, "mimeType": mime},
         format="json",
     )
-
-
-def put_part(client, fid, number, chunk, *, base="/api/uploads") -> str:
-    response = client.get(f"{base}/{fid}/parts/{number}")
-    assert response.status_code == 200, response.json()
-    put = requests.put(response.json()["url"], data=chunk, timeout=60)
-    assert put.status_code == 200, put.text
-    return put.headers["ETag"].strip('"')
-
-
-def open_multipart_ids(prefix: str) -> set[str]:
-    """Storage multipart uploads still open under `prefix` (what an abort must remove)."""
-    listing = s3_client().list_multipart_uploads(Bucket=bucket(), Prefix=prefix)
-    return {u["UploadId"] for u in listing.get("Uploads", [])}
-
-
-def object_exists(key: str) -> bool:
-    try:
-        s3_client().head_object(Bucket=bucket(), Key=key)
-    except ClientError as exc:
-        assert exc.response["Error"]["Code"] in ("404", "NoSuchKey")
-        return False
-    return True
 
 
 def sha(data: bytes) -> str:
