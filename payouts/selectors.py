@@ -3,9 +3,11 @@ payout line back to the sales it came from."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncMonth
@@ -15,6 +17,35 @@ from contributors.models import Payee
 from marketplace.models import Membership, Organization, User
 from payouts.models import Entry, JournalTransaction, LedgerAccount, PayoutLine
 from payouts.services.balances import payee_balances
+
+logger = logging.getLogger(__name__)
+LEDGER_CACHE_SECONDS = 3600
+
+
+def ledger_cached(name: str, *parts, compute):
+    """A read of ledger aggregates, cached under the ledger's head: entries are append-only and
+    every posting moves the head, so a cached value is exact for as long as its key is asked
+    for. The head is read first, so a value computed while a posting commits may be newer than
+    its key, never older. The cache being down only costs the computation."""
+    head = (
+        JournalTransaction.objects.order_by("-sequence").values_list("sequence", flat=True).first()
+        or 0
+    )
+    key = ":".join(["ledger", name, str(head), *map(str, parts)])
+    try:
+        hit = cache.get(key)
+    except Exception:  # noqa: BLE001 - cache down: compute, and say so in the log
+        logger.warning("ledger cache unavailable", exc_info=True)
+        return compute()
+    if hit is not None:
+        return hit
+    value = compute()
+    try:
+        cache.set(key, value, timeout=LEDGER_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("ledger cache unavailable", exc_info=True)
+    return value
+
 
 Kind = LedgerAccount.Kind
 TxKind = JournalTransaction.Kind
@@ -79,9 +110,17 @@ def payee_earnings(*, payee: Payee) -> PayeeEarnings:
     """Pending / available balances per currency from the ledger, cents in payout and paid from
     the payout lines, and per dataset what the payee earned (sale shares minus refunds) and how
     much of it is still pending. Payouts are not attributed to datasets: available money is
-    fungible across a payee's datasets. Three queries, whatever the size of the history."""
+    fungible across a payee's datasets. Three queries, whatever the size of the history (the two ledger reads cached under the
+    ledger's head)."""
+
+    def from_ledger():
+        with connection.cursor() as cursor:
+            cursor.execute(_BY_DATASET, [payee.pk])
+            return payee_balances(payee_id=payee.pk), cursor.fetchall()
+
+    balances, rows = ledger_cached("payee-earnings", payee.pk, compute=from_ledger)
     currencies: dict[str, CurrencyEarnings] = {}
-    for currency, balance in payee_balances(payee_id=payee.pk).items():
+    for currency, balance in balances.items():
         currencies[currency] = CurrencyEarnings(currency, balance.pending, balance.available)
     lines = (
         PayoutLine.objects.filter(payee=payee)
@@ -97,9 +136,7 @@ def payee_earnings(*, payee: Payee) -> PayeeEarnings:
             row.in_payout += total
 
     datasets: dict[tuple[str, str], DatasetEarnings] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(_BY_DATASET, [payee.pk])
-        rows = cursor.fetchall()
+
     for currency, public_id, name, kind, total in rows:
         row = datasets.setdefault((currency, public_id), DatasetEarnings(public_id, name, currency))
         balance = LedgerAccount.normal_sign(kind) * int(total)
@@ -287,16 +324,21 @@ def payee_earnings_by_month(
     last = month_start(now or timezone.now())
     first = months_back(last, months - 1)
     window_start = timezone.make_aware(datetime(first.year, first.month, 1))
-    rows = (
-        Entry.objects.filter(
-            account__payee=payee,
-            transaction__kind__in=[TxKind.SALE, TxKind.REFUND],
-            transaction__created_at__gte=window_start,
-        )
-        .annotate(month=TruncMonth("transaction__created_at"))
-        .values_list("currency", "month")
-        .annotate(total=Sum("amount"))
-        .order_by()
+    rows = ledger_cached(
+        "payee-months",
+        payee.pk,
+        window_start.isoformat(),
+        compute=lambda: list(
+            Entry.objects.filter(
+                account__payee=payee,
+                transaction__kind__in=[TxKind.SALE, TxKind.REFUND],
+                transaction__created_at__gte=window_start,
+            )
+            .annotate(month=TruncMonth("transaction__created_at"))
+            .values_list("currency", "month")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        ),
     )
     by_currency: dict[str, dict[date, int]] = {}
     for currency, month, total in rows:

@@ -171,3 +171,33 @@ def test_query_counts_do_not_grow_with_history(shared, seller, version, settings
     assert after == before
     assert before["/api/earnings"] <= 8
     assert before["/api/payouts"] <= 6
+
+
+def test_cached_earnings_follow_every_new_posting(shared, seller, version):
+    """The earnings' ledger reads are cached under the ledger's head: a second read without a
+    posting is served from the cache, and any posting shows at once."""
+    owner = api(seller.secret)
+
+    def earned():
+        body = owner.get("/api/earnings").json()["organization"]
+        return sum(d["earnedMicros"] for d in body["datasets"])
+
+    first = earned()
+    with CaptureQueriesContext(connection) as cached:
+        assert earned() == first
+    with CaptureQueriesContext(connection) as cold:
+        from django.core.cache import cache
+
+        cache.clear()
+        assert earned() == first
+    assert len(cached) < len(cold)
+    sale_post(
+        order_ref="cache-1",
+        dataset_version=version,
+        gross_cents=1000,
+        platform_fee_cents=0,
+        currency="usd",
+    )
+    assert earned() > first
+    refund_post(refund_id="re_cache-1", order_ref="cache-1", amount_cents=1000)
+    assert earned() == first

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import pytest
 import requests
 from django.core import mail
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -458,6 +459,7 @@ def test_query_counts_do_not_grow_with_the_history(shared, provider, version, mo
     ana = claim("ana@example.com", make_user())
 
     def count(client, path):
+        cache.clear()  # the ledger reads are cached under the ledger's head: count them all
         with CaptureQueriesContext(connection) as queries:
             assert client.get(path).status_code == 200
         return len(queries)
