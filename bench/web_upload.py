@@ -64,10 +64,35 @@ def run_browser(page, stack: Stack, path: Path, issued) -> float:
     sid = draft.json()["submission"]["id"]
     page.goto(f"{stack.base_url}/submissions/{sid}/files")
     status = page.locator("#dataset-file-slot").get_by_role("status")
+    marks: dict[str, float] = {}
+
+    def seen(request):  # where the time goes: first part PUT, last part done, completion
+        now = time.perf_counter()
+        if request.method == "PUT":
+            marks.setdefault("first_put", now)
+            marks["last_put_done"] = now
+        elif request.method == "POST" and "/api/uploads/" in request.url:
+            marks["complete_done"] = now
+
+    def sent(request):
+        if request.method == "POST" and "/api/uploads/" in request.url:
+            marks["complete_sent"] = time.perf_counter()
+
+    page.on("requestfinished", seen)
+    page.on("request", sent)
     t0 = time.perf_counter()
     page.get_by_label("Choose the dataset archive").set_input_files(str(path))
     status.filter(has_text="The upload is completed").wait_for(timeout=30 * 60 * 1000)
     elapsed = time.perf_counter() - t0
+    page.remove_listener("requestfinished", seen)
+    page.remove_listener("request", sent)
+    if {"first_put", "last_put_done", "complete_done"} <= marks.keys():
+        log(
+            f"browser phases: first part done {marks['first_put'] - t0:.2f}s, parts until "
+            f"{marks['last_put_done'] - t0:.2f}s, completion sent at "
+            f"{marks.get('complete_sent', 0) - t0:.2f}s and answered at "
+            f"{marks['complete_done'] - t0:.2f}s"
+        )
     upload = FileUpload.objects.get(submission__public_id=sid, kind=FileUpload.Kind.DATASET)
     size = path.stat().st_size
     if upload.state != FileUpload.State.COMPLETED or upload.stored_size != size:
