@@ -1,0 +1,235 @@
+"""An upload in progress: looking it up (404 for another organisation's), part URLs, the parts
+storage holds, aborting it, and each file slot of a submission for the web page."""
+
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.actors import Actor
+from marketplace.models import FileUpload, Submission
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import Conflict, Gone, Invalid, NotFound
+from marketplace.services.submissions import (
+    upload_rights_require,
+)
+from marketplace.services.uploads.start import MAX_PARTS, _abort_storage_uploads
+from marketplace.storage import bucket, presign_part_upload, s3_client
+
+
+def _upload_lookup(
+    *, actor: Actor, upload_id: str, kind: str, submission_id: str | None
+) -> FileUpload:
+    """An upload of the actor's organisation, of this kind (and under this submission when the
+    route names one). Anything else is 404: no existence leak."""
+    upload_rights_require(actor=actor)
+    qs = FileUpload.objects.select_related("submission").filter(
+        organization=actor.organization, public_id=upload_id, kind=kind
+    )
+    if submission_id is not None:
+        qs = qs.filter(submission__public_id=submission_id)
+    upload = qs.first()
+    if upload is None:
+        raise NotFound(f"Upload {upload_id} not found.")
+    if upload.submission.status == Submission.Status.DELETED:
+        raise Gone("The submission of this upload was deleted.")
+    return upload
+
+
+def file_upload_get(
+    *, actor: Actor, upload_id: str, kind: str, submission_id: str | None = None
+) -> FileUpload:
+    """An upload a client may still work on or complete; aborted and expired ones are 410 (the
+    SDK then drops its state and restarts cleanly)."""
+    upload = _upload_lookup(
+        actor=actor, upload_id=upload_id, kind=kind, submission_id=submission_id
+    )
+    if upload.state == FileUpload.State.UPLOADING and upload.expires_at <= timezone.now():
+        raise Gone("This upload expired; start a new one.", code="upload_expired")
+    if upload.state in (FileUpload.State.ABORTED, FileUpload.State.EXPIRED):
+        raise Gone(
+            f"This upload was {upload.state}; start a new one.", code=f"upload_{upload.state}"
+        )
+    return upload
+
+
+def file_upload_part_url(*, upload: FileUpload, part_number: int) -> str:
+    """U2/S2: a short-lived URL for one part PUT. Works across client restarts until completion."""
+    if not 1 <= part_number <= MAX_PARTS:
+        raise Invalid(
+            f"partNumber: must be between 1 and {MAX_PARTS}, got {part_number}.",
+            code="invalid_part_number",
+        )
+    if upload.state == FileUpload.State.COMPLETED:
+        raise Conflict("This upload is already completed.", code="upload_completed")
+    return presign_part_upload(
+        key=upload.key, upload_id=upload.storage_upload_id, part_number=part_number
+    )
+
+
+def _list_stored_parts(upload: FileUpload) -> dict[int, tuple[str, int]]:
+    client = s3_client()
+    parts: dict[int, tuple[str, int]] = {}
+    marker = 0
+    while True:
+        page = client.list_parts(
+            Bucket=bucket(),
+            Key=upload.key,
+            UploadId=upload.storage_upload_id,
+            PartNumberMarker=marker,
+            MaxParts=1000,
+        )
+        for p in page.get("Parts", []):
+            parts[p["PartNumber"]] = (p["ETag"].strip('"'), p["Size"])
+        if not page.get("IsTruncated"):
+            return parts
+        marker = page["NextPartNumberMarker"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    number: int
+    etag: str  # unquoted
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadParts:
+    upload: FileUpload
+    parts: list[StoredPart] = field(default_factory=list)
+
+    @property
+    def stored_bytes(self) -> int:
+        return sum(p.size for p in self.parts)
+
+
+def _stored_parts(upload: FileUpload) -> list[StoredPart]:
+    return [
+        StoredPart(number=n, etag=etag, size=size)
+        for n, (etag, size) in sorted(_list_stored_parts(upload).items())
+    ]
+
+
+def file_upload_parts_list(
+    *, actor: Actor, upload_id: str, kind: str, submission_id: str | None = None
+) -> UploadParts:
+    """The parts storage holds for an unfinished upload, as storage says (a resuming client sends
+    only the others, and completes with these ETags). A completed upload lists none: storage
+    has assembled them. Aborted and expired uploads are 410, like their part URLs."""
+    upload = file_upload_get(
+        actor=actor, upload_id=upload_id, kind=kind, submission_id=submission_id
+    )
+    if upload.state == FileUpload.State.COMPLETED:
+        return UploadParts(upload=upload)
+    try:
+        parts = _stored_parts(upload)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchUpload":
+            raise
+        # Completed or aborted between our read and storage's answer: the row says which.
+        upload.refresh_from_db()
+        if upload.state == FileUpload.State.COMPLETED:
+            return UploadParts(upload=upload)
+        raise Gone(
+            "This upload no longer exists in storage; start a new one.", code="upload_expired"
+        ) from exc
+    return UploadParts(upload=upload, parts=parts)
+
+
+def file_upload_abort(
+    *, actor: Actor, upload_id: str, kind: str, submission_id: str | None = None
+) -> FileUpload:
+    """Abandon an unfinished upload: the row becomes `aborted` (audited) and, after commit, the
+    storage multipart upload is aborted and any object a racing completion assembled is deleted.
+    Idempotent: an upload already aborted or expired is returned as it is. A completed upload is
+    a file of the submission and is not discarded this way (409)."""
+    upload = _upload_lookup(
+        actor=actor, upload_id=upload_id, kind=kind, submission_id=submission_id
+    )
+    completed = Conflict(
+        "This upload is completed; its file belongs to the submission now.",
+        code="upload_completed",
+    )
+    if upload.state == FileUpload.State.COMPLETED:
+        raise completed
+    if upload.state != FileUpload.State.UPLOADING:
+        return upload
+    with transaction.atomic():
+        # Lock order, everywhere: the submission, then its uploads (as start and completion).
+        Submission.objects.select_for_update().get(pk=upload.submission_id)
+        locked = FileUpload.objects.select_for_update().get(pk=upload.pk)
+        if locked.state == FileUpload.State.COMPLETED:
+            raise completed
+        if locked.state != FileUpload.State.UPLOADING:
+            return locked
+        locked.state = FileUpload.State.ABORTED
+        locked.save(update_fields=["state"])
+        audit_record(
+            actor=actor,
+            organization=actor.organization,
+            action="upload.abort",
+            obj=locked,
+            data={"kind": locked.kind, "filename": locked.filename},
+        )
+        pair = (locked.key, locked.storage_upload_id)
+        # Robust: the row is aborted whatever storage answers; the bucket's lifecycle rule
+        # aborts an incomplete multipart upload that a storage outage left behind.
+        transaction.on_commit(lambda: _discard_storage_upload(*pair), robust=True)
+    return locked
+
+
+def _discard_storage_upload(object_key: str, upload_id: str) -> None:
+    _abort_storage_uploads([(object_key, upload_id)])
+    # A completion that reached storage just before the abort took the row lock leaves an
+    # assembled object under the upload's own key (unique per upload): remove it too.
+    s3_client().delete_object(Bucket=bucket(), Key=object_key)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSlot:
+    """One file of a submission (the dataset archive or the sample) as its page shows it."""
+
+    kind: str
+    completed: FileUpload | None  # the file attached to the submission
+    in_progress: FileUpload | None  # an unfinished upload a client can resume
+    stored: UploadParts | None  # its parts in storage (None when not asked or not known)
+
+
+def submission_upload_slots(
+    *, actor: Actor, submission: Submission, with_parts: bool = True
+) -> dict[str, UploadSlot]:
+    """The dataset and sample files of a submission of the actor's organisation: the attached
+    file and the resumable upload of each kind (at most one: a new start supersedes the others),
+    with the parts storage holds for it when `with_parts` (one ListParts per open upload)."""
+    if submission.organization_id != actor.organization.pk:
+        raise NotFound(f"Submission {submission.public_id} not found.")
+    open_uploads = {
+        u.kind: u
+        for u in FileUpload.objects.select_related("submission")
+        .filter(
+            submission=submission,
+            state=FileUpload.State.UPLOADING,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("created_at", "pk")  # the latest of a kind wins
+    }
+    attached = {
+        FileUpload.Kind.DATASET: submission.file_upload,
+        FileUpload.Kind.SAMPLE: submission.sample_upload,
+    }
+    slots = {}
+    for kind in (FileUpload.Kind.DATASET, FileUpload.Kind.SAMPLE):
+        upload = open_uploads.get(kind)
+        stored = None
+        if upload is not None and with_parts:
+            try:
+                stored = UploadParts(upload=upload, parts=_stored_parts(upload))
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "NoSuchUpload":
+                    raise
+                upload = None  # gone from storage: nothing left to resume
+        slots[kind] = UploadSlot(
+            kind=kind, completed=attached[kind], in_progress=upload, stored=stored
+        )
+    return slots

@@ -1,0 +1,155 @@
+"""Starting an upload: the name, size and quota rules, the storage multipart upload first (outside
+any row lock), then its row; earlier unfinished uploads of the same kind are superseded."""
+
+import logging
+import re
+from datetime import timedelta
+
+from botocore.exceptions import ClientError
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from marketplace.actors import Actor
+from marketplace.models import FileUpload, Submission
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import Forbidden, Invalid
+from marketplace.services.submissions import (
+    UPLOADABLE,
+    submission_get_for_org,
+    upload_rights_require,
+)
+from marketplace.storage import bucket, s3_client
+
+logger = logging.getLogger(__name__)
+
+MAX_PARTS = 10_000
+MIN_PART_BYTES = 5 * 1024 * 1024
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+LIVE_STATES = (FileUpload.State.UPLOADING, FileUpload.State.COMPLETED)
+
+
+def _safe_filename(filename: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return _SAFE_NAME.sub("_", base).lstrip(".")[:200] or "archive.tar.gz"
+
+
+def _validate_start(
+    *, filename: str, file_size: int, mime_type: str, organization, submission, kind: str
+) -> None:
+    if not filename or not filename.lower().endswith(ARCHIVE_SUFFIXES):
+        raise Invalid(
+            f"filename: only gzip-compressed tar archives (.tar.gz, .tgz) are accepted, got {filename!r}.",
+            code="unsupported_file_type",
+        )
+    if mime_type != "application/gzip":
+        raise Invalid("mimeType: must be 'application/gzip'.", code="unsupported_file_type")
+    if file_size <= 0:
+        raise Invalid("fileSize: must be a positive number of bytes.")
+    if file_size > settings.UPLOAD_MAX_BYTES:
+        raise Invalid(
+            f"fileSize: {file_size} bytes exceeds the per-upload limit of "
+            f"{settings.UPLOAD_MAX_BYTES} bytes.",
+            code="file_too_large",
+            limitBytes=settings.UPLOAD_MAX_BYTES,
+        )
+    used = (
+        FileUpload.objects.filter(organization=organization, state__in=LIVE_STATES)
+        .exclude(submission__status=Submission.Status.DELETED)
+        # Unfinished uploads this one supersedes are aborted when it starts: not counted.
+        .exclude(submission=submission, kind=kind, state=FileUpload.State.UPLOADING)
+        .aggregate(total=Sum("declared_size"))["total"]
+        or 0
+    )
+    if used + file_size > settings.ORG_STORAGE_QUOTA_BYTES:
+        raise Invalid(
+            f"Storage quota exceeded: your organisation uses {used} of "
+            f"{settings.ORG_STORAGE_QUOTA_BYTES} bytes; this upload needs {file_size} more.",
+            code="quota_exceeded",
+            usedBytes=used,
+            quotaBytes=settings.ORG_STORAGE_QUOTA_BYTES,
+        )
+
+
+def file_upload_start(
+    *, actor: Actor, submission_id: str, kind: str, filename: str, file_size: int, mime_type: str
+) -> FileUpload:
+    """U1/S1. Starts the storage multipart upload first (a network call, outside any row lock),
+    then records it; if recording fails the storage upload is aborted so nothing is orphaned."""
+    upload_rights_require(actor=actor)
+    submission = submission_get_for_org(
+        organization=actor.organization, submission_id=submission_id
+    )
+    if submission.status not in UPLOADABLE:
+        raise Forbidden(
+            f"This submission is {submission.status}; files can be uploaded to drafts, rejected "
+            "and published submissions only.",
+            code="submission_not_uploadable",
+        )
+    _validate_start(
+        filename=filename,
+        file_size=file_size,
+        mime_type=mime_type,
+        organization=actor.organization,
+        submission=submission,
+        kind=kind,
+    )
+
+    upload = FileUpload(
+        submission=submission,
+        organization=actor.organization,
+        created_by=actor.user,
+        kind=kind,
+        filename=_safe_filename(filename),
+        declared_size=file_size,
+        expires_at=timezone.now() + timedelta(seconds=settings.UPLOAD_SESSION_TTL_SECONDS),
+    )
+    upload.key = f"uploads/{actor.organization.pk}/{submission.public_id}/{upload.public_id}/{upload.filename}"
+    client = s3_client()
+    upload.storage_upload_id = client.create_multipart_upload(
+        Bucket=bucket(), Key=upload.key, ContentType="application/gzip"
+    )["UploadId"]
+    try:
+        with transaction.atomic():
+            # Re-check under the row lock: the submission may have changed meanwhile.
+            locked = Submission.objects.select_for_update().get(pk=submission.pk)
+            if locked.status not in UPLOADABLE:
+                raise Forbidden(
+                    f"This submission is {locked.status}.", code="submission_not_uploadable"
+                )
+            # A new upload of the same kind supersedes unfinished earlier ones (their quota is
+            # released; a client still holding one gets 410 and restarts cleanly).
+            superseded = list(
+                FileUpload.objects.select_for_update()
+                .filter(submission=locked, kind=kind, state=FileUpload.State.UPLOADING)
+                .order_by("pk")
+            )
+            for old in superseded:
+                old.state = FileUpload.State.ABORTED
+                old.save(update_fields=["state"])
+            upload.save()
+            audit_record(
+                actor=actor,
+                organization=actor.organization,
+                action="upload.start",
+                obj=upload,
+                data={"kind": kind, "size": file_size, "filename": upload.filename},
+            )
+            stale = [(o.key, o.storage_upload_id) for o in superseded]
+            transaction.on_commit(lambda: _abort_storage_uploads(stale))
+    except BaseException:
+        _abort_storage_uploads([(upload.key, upload.storage_upload_id)])
+        raise
+    return upload
+
+
+def _abort_storage_uploads(pairs) -> None:
+    client = s3_client()
+    for object_key, upload_id in pairs:
+        try:
+            client.abort_multipart_upload(Bucket=bucket(), Key=object_key, UploadId=upload_id)
+        except ClientError as exc:
+            logger.info("abort of %s skipped: %s", object_key, exc.response["Error"]["Code"])
