@@ -3,6 +3,7 @@
 the API; the service (`submission_update`) then checks what spans fields (price, license)."""
 
 from django import forms
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from marketplace.catalogue_serializers import SUBMISSION_FIELDS, SubmissionUpdateSerializer
@@ -120,6 +121,9 @@ def _form_field(field: serializers.Field, label: str, help_text: str) -> forms.F
         return forms.IntegerField(min_value=field.min_value, **common)
     if isinstance(field, serializers.EmailField):
         return forms.EmailField(max_length=field.max_length, **common)
+    if isinstance(field, serializers.RegexField):
+        [pattern] = [v.regex for v in field.validators if isinstance(v, RegexValidator)]
+        return forms.RegexField(regex=pattern, max_length=field.max_length, strip=True, **common)
     if isinstance(field, serializers.URLField):
         return forms.URLField(max_length=field.max_length, assume_scheme="https", **common)
     max_length = getattr(field, "max_length", None)
@@ -144,9 +148,12 @@ class _SubmissionForm(forms.Form):
         self.fields.update(_build(self.SPEC))
 
     def changes(self) -> dict:
+        """The model fields the form holds (of a bound form: the valid ones)."""
         out = {}
         for wire, _, _ in self.SPEC:
-            value, field = self.cleaned_data.get(wire), self.fields[wire]
+            if wire not in self.cleaned_data:
+                continue
+            value, field = self.cleaned_data[wire], self.fields[wire]
             if isinstance(field, forms.ChoiceField) and value == "":
                 continue  # nothing picked: leave the stored value as it is
             out[SUBMISSION_FIELDS[wire]] = value

@@ -75,11 +75,16 @@ def test_publish_a_dataset_through_the_browser_and_download_it_with_the_sdk(
 
     # Datasheet.
     page.get_by_role("link", name="2. Datasheet").click()
+    missing = page.locator("#missing")
+    expect(missing).to_contain_text("Short description")
     page.get_by_label("Short description").fill("Sentences read aloud in Welsh by volunteers.")
     page.get_by_label("Long description").fill("Volunteers read 2,000 sentences each.")
     page.get_by_label("Task").select_option("ASR")
     page.get_by_label("Locale").fill("cy-GB")
     page.get_by_label("Format").fill("TSV")
+    # The "still needed" list follows the form as it is filled in, before anything is saved.
+    expect(missing).not_to_contain_text("Short description")
+    expect(missing).not_to_contain_text("Locale")
     assert_accessible(page)
     page.get_by_role("button", name="Save and continue").click()
 

@@ -254,3 +254,21 @@ def test_a_member_cannot_change_the_price_but_can_edit_the_datasheet(owner):
     assert saved.status_code == 302
     submission.refresh_from_db()
     assert submission.locale == "cy-GB"
+
+
+def test_the_missing_list_follows_the_form_while_typing_and_saves_nothing(owner):
+    client, _, secret = owner
+    sid = api(secret).post("/api/submissions", {"name": "Live"}, format="json").json()
+    sid = sid["submission"]["id"]
+    url = f"/submissions/{sid}/datasheet?missing=1"
+    empty = client.post(url, {"name": "Live"}, HTTP_HX_REQUEST="true").content.decode()
+    assert empty.startswith("{# ") is False and 'id="missing"' in empty
+    assert "Short description" in empty and "Locale" in empty
+    typed = client.post(
+        url, datasheet_post(name="Live", locale="not a locale!"), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Short description" not in typed and "Task" not in typed
+    assert "Locale" in typed  # an invalid value does not count
+    assert "a completed dataset upload" in typed
+    submission = Submission.objects.get(public_id=sid)
+    assert (submission.short_description, submission.task) == ("", "")

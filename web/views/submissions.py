@@ -2,6 +2,8 @@
 that follows the checks and the review. (The files step is web/views/submission_files.py.) Each
 step saves through the same services as the API and can be left and resumed at any time."""
 
+import copy
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -99,6 +101,8 @@ def _step_form(request, submission_id, *, form_class, step, template, extra=None
     submission = _submission(request, submission_id)
     form = form_class(request.POST if request.method == "POST" else None, submission=submission)
     status = 200
+    if request.method == "POST" and request.htmx and "missing" in request.GET:
+        return _missing_preview(request, submission, form)
     if request.method == "POST" and money and not money_settings_allowed(request):
         return redirect("mfa_index")
     if request.method == "POST":
@@ -116,6 +120,20 @@ def _step_form(request, submission_id, *, form_class, step, template, extra=None
         status = 400
     context = stepper_context(submission, step, form=form, **(extra(submission) if extra else {}))
     return render(request, template, context, status=status)
+
+
+def _missing_preview(request, submission, form):
+    """The "still needed" list as the form stands, while the person types (htmx, on change):
+    the form's valid values applied to an unsaved copy; nothing is saved."""
+    form.is_valid()
+    draft = copy.copy(submission)
+    for field, value in form.changes().items():
+        setattr(draft, field, value)
+    return render(
+        request,
+        "web/submissions/_missing.html",
+        {"missing": _missing(draft), "editable": True},
+    )
 
 
 @actor_required
