@@ -6,6 +6,7 @@ from celery import shared_task
 from licensing.services import notifications
 from licensing.services.access_requests import access_requests_flag_stale
 from licensing.services.grants import grants_expire
+from licensing.services.orders import PaymentProviderUnavailable, order_duplicate_refund
 
 
 @shared_task
@@ -31,3 +32,10 @@ def access_request_decision_notify(access_request_id: int, status: str) -> int:
     return notifications.access_request_decision_notify(
         access_request_id=access_request_id, status=status
     )
+
+
+@shared_task(autoretry_for=(PaymentProviderUnavailable,), retry_backoff=True, max_retries=10)
+def order_duplicate_refund_task(order_pk: int) -> str:
+    """Refund an order paid for a dataset its organisation already held (retried while Stripe
+    is unreachable; idempotent)."""
+    return order_duplicate_refund(order_pk=order_pk).status

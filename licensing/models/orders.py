@@ -58,6 +58,14 @@ class Order(models.Model):
             models.UniqueConstraint(
                 fields=["organization", "idempotency_key"], name="uniq_order_idempotency_key"
             ),
+            # At most one open (payable) order per organisation and dataset: a second request,
+            # whatever its Idempotency-Key, gets the open one, so one purchase is never charged
+            # twice.
+            models.UniqueConstraint(
+                fields=["organization", "dataset"],
+                condition=models.Q(status__in=["pending", "failed"]),
+                name="uniq_open_order_per_dataset",
+            ),
         ]
 
     def __str__(self):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import stripe
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from licensing.errors import PaymentRequired  # noqa: F401 - re-exported for callers
@@ -29,9 +29,12 @@ from marketplace.payments import stripe_client
 from marketplace.pricing import platform_fee_cents
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
+from marketplace.tasking import task_enqueue_on_commit
 from payouts.services import processor_fee_post, refund_post, sale_post
 
 logger = logging.getLogger(__name__)
+# licensing.tasks.order_duplicate_refund_task, enqueued by name (marketplace.tasking).
+DUPLICATE_REFUND_TASK = "licensing.tasks.order_duplicate_refund_task"
 
 
 class PaymentProviderUnavailable(ServiceError):
@@ -79,7 +82,9 @@ def _orderable_dataset(*, actor: Actor, dataset_id: str) -> Dataset:
 
 def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Order:
     """Create (or return, for a repeated Idempotency-Key) an order and its PaymentIntent for
-    totalPriceCents. Requires accepted current terms (they are what the grant will name)."""
+    totalPriceCents. Requires accepted current terms (they are what the grant will name). An
+    organisation has at most one open order per dataset: a request with another key while one
+    is open returns that order (a double click never makes a second charge)."""
     idempotency_key = (idempotency_key or "").strip()
     if not idempotency_key or len(idempotency_key) > 255:
         raise Invalid(
@@ -98,6 +103,8 @@ def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Orde
             )
     else:
         dataset = _orderable_dataset(actor=actor, dataset_id=dataset_id)
+        order = _open_order(actor=actor, dataset=dataset)
+    if order is None:
         if grant_active_for(organization=actor.organization, dataset=dataset) is not None:
             raise Conflict(
                 "Your organisation already holds an active grant for this dataset.",
@@ -140,11 +147,12 @@ def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Orde
                     obj=order,
                     data={"dataset": dataset.public_id, "total_cents": base + fee},
                 )
-        except Exception:
-            # A concurrent request with the same key won the insert: answer with its order.
+        except IntegrityError:
+            # A concurrent request won the insert: with the same key, answer with its order;
+            # with another key, the open order of this dataset is the one to pay.
             order = Order.objects.filter(
                 organization=actor.organization, idempotency_key=idempotency_key
-            ).first()
+            ).first() or _open_order(actor=actor, dataset=dataset)
             if order is None:
                 raise
             if order.request_fingerprint != fingerprint:
@@ -155,6 +163,19 @@ def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Orde
     if not order.payment_intent_id:
         _payment_intent_attach(order)
     return order
+
+
+def _open_order(*, actor: Actor, dataset: Dataset) -> Order | None:
+    """The organisation's open (pending or failed, so still payable) order of the dataset."""
+    return (
+        Order.objects.select_related("dataset")
+        .filter(
+            organization=actor.organization,
+            dataset=dataset,
+            status__in=[Order.Status.PENDING, Order.Status.FAILED],
+        )
+        .first()
+    )
 
 
 def _payment_intent_attach(order: Order) -> None:
@@ -236,6 +257,20 @@ def _order_mark_paid(order: Order, state: PaymentState) -> None:
         currency=order.currency,
         external_reference=charge.id if charge is not None else intent.id,
     )
+    held = grant_active_for(organization=order.organization, dataset=order.dataset)
+    if held is not None:
+        # Paid for what the organisation already holds (an order superseded by another that was
+        # paid first): the money came in (the sale is posted) and goes back at once (a refund at
+        # Stripe, keyed on this order, whose refund then posts like any other).
+        audit_record(
+            actor=None,
+            organization=order.organization,
+            action="order.duplicate_payment",
+            obj=order,
+            data={"payment_intent": intent.id, "grant": held.public_id},
+        )
+        task_enqueue_on_commit(DUPLICATE_REFUND_TASK, order.pk)
+        return
     grant_issue(
         organization=order.organization,
         dataset=order.dataset,
@@ -329,6 +364,26 @@ def _order_apply(*, order_pk: int, state: PaymentState) -> Order:
         for transition in _TRANSITIONS:
             transition(order, state)
         return order
+
+
+def order_duplicate_refund(*, order_pk: int) -> Order:
+    """Refund in full, at Stripe, an order paid for a dataset its organisation already held (the
+    Stripe idempotency key comes from our row, so a retry never refunds twice), then bring the
+    order to what Stripe says: the refund is posted and the order becomes refunded."""
+    order = Order.objects.get(pk=order_pk)
+    if order.status != Order.Status.PAID or order.refunded_cents:
+        return order
+    try:
+        stripe_client().refunds.create(
+            params={
+                "payment_intent": order.payment_intent_id,
+                "metadata": {"order_id": order.public_id, "why": "duplicate payment"},
+            },
+            options={"idempotency_key": f"duplicate-refund:{order.public_id}"},
+        )
+    except stripe.APIConnectionError as exc:
+        raise PaymentProviderUnavailable("The payment provider is unreachable.") from exc
+    return order_payment_sync(payment_intent_id=order.payment_intent_id) or order
 
 
 def order_payment_failed(*, payment_intent_id: str) -> Order | None:

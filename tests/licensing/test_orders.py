@@ -4,9 +4,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 from django.test import TestCase
 
 from licensing.models import Grant, Order
+from licensing.services.orders import _payment_intent_attach
+from marketplace.models import AuditEvent
 from marketplace.payments import stripe_client
 from payouts.models import JournalTransaction
 from payouts.services import currency_totals
@@ -251,3 +254,86 @@ def test_dispute_is_flagged_for_staff_in_the_admin(buyer, paid_dataset, client, 
     client.force_login(reviewer)
     page = client.get("/admin/licensing/order/?disputed=yes")
     assert page.status_code == 200 and order["id"] in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_second_order_for_the_same_dataset_returns_the_open_one(buyer, paid_dataset):
+    """Two requests with different Idempotency-Keys (a double click, two tabs) make one order
+    and one PaymentIntent: one purchase is never charged twice."""
+    first = order_for(buyer, paid_dataset, key="tab-1")
+    second = order_for(buyer, paid_dataset, key="tab-2")
+    assert second["id"] == first["id"]
+    assert second["paymentIntentId"] == first["paymentIntentId"]
+    assert Order.objects.filter(dataset=paid_dataset).count() == 1
+    pay(first)
+    deliver_committed("payment_intent.succeeded", first["paymentIntentId"])
+    # Paid: a new order is refused, the dataset is licensed.
+    response = buyer.client.post(
+        "/api/orders",
+        {"datasetId": paid_dataset.public_id},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="tab-3",
+    )
+    assert_error(response, 409, "already_licensed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_orders_with_different_keys_make_one(buyer, paid_dataset):
+    accept_terms(buyer, paid_dataset)
+
+    def post(n):
+        try:
+            return buyer.client.post(
+                "/api/orders",
+                {"datasetId": paid_dataset.public_id},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY=f"race-{n}",
+            ).json()["id"]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = set(pool.map(post, range(6)))
+    assert len(ids) == 1
+    assert Order.objects.filter(dataset=paid_dataset).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_payment_for_a_dataset_already_held_is_refunded_automatically(buyer, paid_dataset):
+    """An order paid after the organisation got the dataset through another (rows from before
+    the one-open-order rule, or a payment arriving late): the money comes in and goes back; the
+    ledger shows both, the organisation keeps one grant."""
+    first = order_for(buyer, paid_dataset, key="a")
+    pay(first)
+    deliver_committed("payment_intent.succeeded", first["paymentIntentId"])
+    # A second, separately paid order of the same dataset (as the unguarded service made it).
+    late = Order.objects.create(
+        organization=buyer.org,
+        user=buyer.user,
+        dataset=paid_dataset,
+        dataset_version=paid_dataset.latest_version,
+        terms_hash=Order.objects.get(public_id=first["id"]).terms_hash,
+        base_price_cents=PRICE,
+        platform_fee_cents=Order.objects.get(public_id=first["id"]).platform_fee_cents,
+        total_price_cents=Order.objects.get(public_id=first["id"]).total_price_cents,
+        currency="usd",
+        idempotency_key="legacy-b",
+        request_fingerprint="x",
+    )
+    _payment_intent_attach(late)
+    late.refresh_from_db()
+    pay({"paymentIntentId": late.payment_intent_id})
+    deliver_committed("payment_intent.succeeded", late.payment_intent_id)
+    late.refresh_from_db()
+    assert (late.status, late.refunded_cents) == ("refunded", late.total_price_cents)
+    assert Grant.objects.filter(order_ref=late.public_id).count() == 0
+    assert Grant.objects.filter(organization=buyer.org, status="active").count() == 1
+    kinds = list(
+        JournalTransaction.objects.filter(idempotency_key__endswith=late.public_id).values_list(
+            "kind", flat=True
+        )
+    )
+    assert "sale" in kinds
+    assert JournalTransaction.objects.filter(kind="refund").count() == 1
+    assert AuditEvent.objects.filter(action="order.duplicate_payment").count() == 1
+    assert all(v == 0 for v in currency_totals().values())
