@@ -29,17 +29,15 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from contributors.models import ShareLine, ShareTable, ShareTableDraft
+from contributors.models import ShareTable, ShareTableDraft
 from contributors.services.payees import organization_owner_check, payee_for_organization
 from contributors.services.shares import (
-    _CHUNK,
     ShareSpec,
     basis_points_format,
     contributor_payees,
     dataset_lock,
     invite_after_commit,
-    share_table_key,
-    share_table_latest,
+    share_table_write,
     shares_parse,
 )
 from marketplace.actors import Actor
@@ -271,24 +269,10 @@ def share_draft_apply(*, version: DatasetVersion) -> ShareTable | None:
         by_email = contributor_payees(specs)
         wanted = [(org_payee if s.organization else by_email[s.email], s) for s in specs]
         contributor_ids = [payee.contributor_id for payee, _ in wanted if payee.contributor_id]
-        current = share_table_latest(dataset)
-        same = current is not None and share_table_key(
-            current.basis, current.lines.values_list("payee_id", "weight", "name")
-        ) == share_table_key(basis, ((p.pk, s.weight, s.name) for p, s in wanted))
-        if same:
-            table = current
-        else:
-            table = ShareTable.objects.create(
-                dataset=dataset,
-                version=current.version + 1 if current else 1,
-                basis=basis,
-                # Whose numbers these are: the owner who staged them.
-                created_by=draft.updated_by,
-            )
-            ShareLine.objects.bulk_create(
-                [ShareLine(table=table, payee=p, weight=s.weight, name=s.name) for p, s in wanted],
-                batch_size=_CHUNK,
-            )
+        # Whose numbers these are: the owner who staged them.
+        table, current, created = share_table_write(
+            dataset=dataset, basis=basis, wanted=wanted, created_by=draft.updated_by
+        )
         draft.applied_at = timezone.now()
         draft.applied_table = table
         draft.save(update_fields=["applied_at", "applied_table"])
@@ -301,7 +285,7 @@ def share_draft_apply(*, version: DatasetVersion) -> ShareTable | None:
                 "dataset": dataset.public_id,
                 "version": table.version,
                 "previousVersion": current.version if current else None,
-                "created": not same,
+                "created": created,
                 "basis": basis,
                 "lines": len(wanted),
                 "submission": draft.submission.public_id,

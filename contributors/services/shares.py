@@ -247,6 +247,28 @@ def share_table_current(dataset: Dataset) -> ShareTable:
     return share_table_create_default(dataset=dataset)
 
 
+def share_table_write(*, dataset: Dataset, basis: str, wanted: list, created_by):
+    """The next version of the (locked) dataset's share table with these (payee, spec) lines,
+    unless it equals the table in force. Returns (table, the table that was in force, created).
+    Callers audit and invite; one writer for shares set by an owner and for staged shares."""
+    current = share_table_latest(dataset)
+    if current is not None and share_table_key(
+        current.basis, current.lines.values_list("payee_id", "weight", "name")
+    ) == share_table_key(basis, ((p.pk, s.weight, s.name) for p, s in wanted)):
+        return current, current, False
+    table = ShareTable.objects.create(
+        dataset=dataset,
+        version=current.version + 1 if current else 1,
+        basis=basis,
+        created_by=created_by,
+    )
+    ShareLine.objects.bulk_create(
+        [ShareLine(table=table, payee=p, weight=s.weight, name=s.name) for p, s in wanted],
+        batch_size=_CHUNK,
+    )
+    return table, current, True
+
+
 @transaction.atomic
 def share_table_set(*, actor: Actor, dataset: Dataset, basis, shares) -> tuple[ShareTable, bool]:
     """Save the dataset's revenue shares as entered by an owner of its organisation. Returns
@@ -261,26 +283,13 @@ def share_table_set(*, actor: Actor, dataset: Dataset, basis, shares) -> tuple[S
     org_payee = payee_for_organization(dataset.organization)
     by_email = contributor_payees(specs)
     wanted = [(org_payee if spec.organization else by_email[spec.email], spec) for spec in specs]
-    current = share_table_latest(dataset)
     contributor_ids = [payee.contributor_id for payee, _ in wanted if payee.contributor_id]
-    if current is not None:
-        current_lines = current.lines.values_list("payee_id", "weight", "name")
-        if share_table_key(current.basis, current_lines) == share_table_key(
-            basis, ((p.pk, s.weight, s.name) for p, s in wanted)
-        ):
-            invite_after_commit(dataset=dataset, contributor_ids=contributor_ids)
-            return current, False
-
-    table = ShareTable.objects.create(
-        dataset=dataset,
-        version=current.version + 1 if current else 1,
-        basis=basis,
-        created_by=actor.user,
+    table, current, created = share_table_write(
+        dataset=dataset, basis=basis, wanted=wanted, created_by=actor.user
     )
-    ShareLine.objects.bulk_create(
-        [ShareLine(table=table, payee=p, weight=s.weight, name=s.name) for p, s in wanted],
-        batch_size=_CHUNK,
-    )
+    if not created:
+        invite_after_commit(dataset=dataset, contributor_ids=contributor_ids)
+        return table, False
     audit_record(
         actor=actor,
         organization=dataset.organization,
