@@ -74,7 +74,8 @@ def seed_statements(
                     "password": "'!' || substr(md5(random()::text), 1, 20) "
                     "|| substr(md5(random()::text), 1, 20)",
                     "last_login": "NULL",
-                    "is_superuser": "u = 1",
+                    # Staff, never a superuser (the reviewer only acts through the services).
+                    "is_superuser": "false",
                     "username": "CASE WHEN u = 1 THEN 'bench-reviewer' "
                     "ELSE 'owner' || (u - 1) END",
                     "first_name": "''",

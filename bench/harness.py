@@ -117,6 +117,19 @@ class Stack:
             AWS_S3_REGION_NAME="us-east-1",
             API_THROTTLE_ANON="1000000/min",
             API_THROTTLE_KEY="1000000/min",
+            # the costly endpoints' scoped budgets (marketplace/throttling.py), per caller and IP
+            **{
+                f"API_THROTTLE_{scope}{suffix}": "1000000/min"
+                for scope in (
+                    "UPLOAD_START",
+                    "UPLOAD_PARTS",
+                    "DOWNLOADS",
+                    "ORDERS",
+                    "CERTIFICATE_VERIFY",
+                    "ACCESS_REQUESTS",
+                )
+                for suffix in ("", "_IP")
+            },
             STRIPE_API_BASE="http://127.0.0.1:9",  # never called by the benchmarks
             PUBLIC_BASE_URL=self.base_url,
             STORAGE_CORS_ORIGINS=self.base_url,

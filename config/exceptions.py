@@ -6,13 +6,15 @@ under `fields`."""
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from marketplace.payments import stripe_error
 from marketplace.services.errors import ServiceError
+from marketplace.storage import storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +66,22 @@ def _flatten(detail):
 
 
 def api_exception_handler(exc, context):
+    # A dependency down or frozen (storage, Stripe) is a 503, a multipart upload storage lost a
+    # 410 (marketplace.storage.storage_error, marketplace.payments.stripe_error), never a 500.
+    exc = storage_error(exc) or stripe_error(exc) or exc
     if isinstance(exc, ServiceError):
         exc = ApiError(exc.message, status_code=exc.status_code, code=exc.code, **exc.extra)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) if str(exc) else "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):
+        # A view read request.body past DATA_UPLOAD_MAX_MEMORY_SIZE (the request guard
+        # refuses most such bodies before routing; this catches the rest).
+        exc = ApiError("The request body is too large.", status_code=413)
+    elif isinstance(exc, SuspiciousOperation | RecursionError):
+        # Bad input Django refuses (too many fields, ...) or input nested too deep to parse.
+        exc = ApiError("The request could not be read.", status_code=400, code="bad_request")
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -1,7 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.exceptions import json_or_html_404
+from marketplace import health as marketplace_health
 from marketplace import views as marketplace_views
 
 api_patterns = [
@@ -11,6 +14,9 @@ api_patterns = [
     path("", include("contributors.urls")),
     path("", include("licensing.urls")),
     path("", include("payouts.urls")),
+    # Last: any other /api/... path is the JSON 404 envelope, with DEBUG on too (Django's
+    # debug 404 page would otherwise answer an API client with HTML).
+    re_path(r"^", csrf_exempt(json_or_html_404), name="api-not-found"),
 ]
 
 urlpatterns = [
@@ -23,7 +29,7 @@ urlpatterns = [
     path("", include("licensing.web_urls")),
     # invitation claim page, Stripe onboarding return/refresh pages
     path("", include("contributors.web_urls")),
-    path("healthz", marketplace_views.healthz, name="healthz"),
+    path("healthz", marketplace_health.healthz, name="healthz"),
     path("webhooks/stripe", marketplace_views.stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -6,18 +6,8 @@ from django.contrib import admin, messages
 from contributors.models import Contributor, Payee, PayoutAccount, ShareLine, ShareTable
 from contributors.services.payout_accounts import payout_account_refresh
 from contributors.services.shares import INVITE_TASK, basis_points_format
+from marketplace.admin.permissions import ReadOnlyAdmin, perm_check
 from marketplace.tasking import task_enqueue
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Contributor)
@@ -28,8 +18,13 @@ class ContributorAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     exclude = ["invite_token_hash"]
     actions = ["send_invitation"]
+    # Contributors are the providers' people: resending is a superuser's fix, no group's job.
+    has_send_invitation_permission = perm_check("contributors.change_contributor")
 
-    @admin.action(description="Send the invitation again (new link; old links stop working)")
+    @admin.action(
+        description="Send the invitation again (new link; old links stop working)",
+        permissions=["send_invitation"],
+    )
     def send_invitation(self, request, queryset):
         pks = list(queryset.filter(user__isnull=True).order_by("pk").values_list("pk", flat=True))
         for pk in pks:
@@ -99,8 +94,10 @@ class PayoutAccountAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["payee__organization", "payee__contributor"]
     actions = ["refresh_from_stripe"]
+    # Whether an account can be paid decides the next payout run: finance's.
+    has_refresh_from_stripe_permission = perm_check("payouts.execute_payoutrun")
 
-    @admin.action(description="Refresh the status from Stripe")
+    @admin.action(description="Refresh the status from Stripe", permissions=["refresh_from_stripe"])
     def refresh_from_stripe(self, request, queryset):
         for account in queryset.order_by("pk"):
             try:

@@ -81,8 +81,10 @@ class ContributorClaimApi(APIView):
         responses={200: wire.ContributorOutSerializer},
         summary="Claim a contributor invitation for the caller's user",
         description=(
-            "404 invitation_invalid (unknown or used token), 410 invitation_expired, "
-            "409 contributor_already_linked (the user already is another contributor)."
+            "The caller's user must have verified the invited e-mail address (403 "
+            "invitation_email_mismatch otherwise). 404 invitation_invalid (unknown or used "
+            "token), 410 invitation_expired, 409 contributor_already_linked (the user already is "
+            "another contributor)."
         ),
     )
     def post(self, request):

@@ -22,6 +22,23 @@ class Contributor(models.Model):
     invite_token_hash = models.CharField(max_length=64, blank=True)
     invited_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The organisation whose invitation is the live one, and the one whose invitation was
+    # claimed: an organisation sees the invitation and claim status of its own invitations
+    # only, never another organisation's (security finding 7).
+    invited_by = models.ForeignKey(
+        "marketplace.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    claimed_via = models.ForeignKey(
+        "marketplace.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -103,7 +103,12 @@ def email_mask(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def share_line_wire(line: ShareLine, *, basis: str, reveal_emails: bool) -> dict:
+def share_line_wire(
+    line: ShareLine, *, basis: str, reveal_emails: bool, organization_id: int
+) -> dict:
+    """One line as the dataset's organisation (`organization_id`) sees it: the name it typed
+    (never one another organisation typed for the same person) and whether the person claimed
+    *its* invitation (another organisation's claim is not its business; security finding 7)."""
     payee = line.payee
     is_org = payee.kind == Payee.Kind.ORGANIZATION
     contributor = payee.contributor
@@ -111,7 +116,8 @@ def share_line_wire(line: ShareLine, *, basis: str, reveal_emails: bool) -> dict
         name, email, claimed = payee.organization.name, None, None
     else:
         email = contributor.email if reveal_emails else email_mask(contributor.email)
-        name, claimed = line.name or contributor.name, contributor.user_id is not None
+        name = line.name
+        claimed = contributor.user_id is not None and contributor.claimed_via_id == organization_id
     return {
         "payeeId": str(payee.pk),
         "kind": payee.kind,
@@ -135,7 +141,13 @@ def share_table_wire(
         "basis": table.basis,
         "createdAt": serializers.DateTimeField().to_representation(table.created_at),
         "shares": [
-            share_line_wire(line, basis=table.basis, reveal_emails=reveal_emails) for line in lines
+            share_line_wire(
+                line,
+                basis=table.basis,
+                reveal_emails=reveal_emails,
+                organization_id=dataset.organization_id,
+            )
+            for line in lines
         ],
     }
 

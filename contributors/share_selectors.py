@@ -39,12 +39,14 @@ def amount_text(basis: str, weight: int) -> str:
     return basis_points_format(weight) if basis == ShareTable.Basis.PERCENTAGE else str(weight)
 
 
-def invitation_status(contributor: Contributor, *, now=None) -> str:
-    """claimed (linked to an account) / invited (a live invitation was e-mailed) / invitation
-    expired / not invited yet (queued, or the e-mail could not be sent)."""
+def invitation_status(contributor: Contributor, *, organization_id: int, now=None) -> str:
+    """Where the organisation's own invitation stands: claimed (linked to an account through its
+    invitation) / invited (its live invitation was e-mailed) / invitation expired / not invited
+    yet (queued, the e-mail could not be sent, or only another organisation invited or was
+    claimed: what another organisation's invitation did is never shown; security finding 7)."""
     if contributor.user_id is not None:
-        return CLAIMED
-    if contributor.invited_at is None:
+        return CLAIMED if contributor.claimed_via_id == organization_id else NOT_INVITED
+    if contributor.invited_at is None or contributor.invited_by_id != organization_id:
         return NOT_INVITED
     if contributor.invited_at < (now or timezone.now()) - invite_ttl():
         return EXPIRED
@@ -69,6 +71,7 @@ def current_shares(dataset: Dataset, *, limit: int) -> CurrentShares | None:
         .order_by("pk")[:limit]
     )
     now = timezone.now()
+    org_id = dataset.organization_id
     rows = []
     for line in lines:
         payee = line.payee
@@ -84,33 +87,34 @@ def current_shares(dataset: Dataset, *, limit: int) -> CurrentShares | None:
                 ShareRow(
                     False,
                     contributor.email,
-                    line.name or contributor.name,
+                    line.name,
                     amount_text(table.basis, line.weight),
-                    invitation_status(contributor, now=now),
+                    invitation_status(contributor, organization_id=org_id, now=now),
                 )
             )
     live_since = now - invite_ttl()
     contributor_lines = Q(payee__kind=Payee.Kind.CONTRIBUTOR)
     user = "payee__contributor__user"
     invited_at = "payee__contributor__invited_at"
+    # Only this organisation's invitations and claims count; the rest is "not invited yet".
+    ours = Q(**{f"{user}__isnull": True, "payee__contributor__invited_by": org_id})
     counts = ShareLine.objects.filter(table=table).aggregate(
         total=Count("pk"),
-        claimed=Count("pk", filter=contributor_lines & Q(**{f"{user}__isnull": False})),
-        invited=Count(
+        contributors=Count("pk", filter=contributor_lines),
+        claimed=Count(
             "pk",
             filter=contributor_lines
-            & Q(**{f"{user}__isnull": True, f"{invited_at}__gte": live_since}),
+            & Q(**{f"{user}__isnull": False, "payee__contributor__claimed_via": org_id}),
+        ),
+        invited=Count(
+            "pk", filter=contributor_lines & ours & Q(**{f"{invited_at}__gte": live_since})
         ),
         expired=Count(
-            "pk",
-            filter=contributor_lines
-            & Q(**{f"{user}__isnull": True, f"{invited_at}__lt": live_since}),
+            "pk", filter=contributor_lines & ours & Q(**{f"{invited_at}__lt": live_since})
         ),
-        not_invited=Count(
-            "pk",
-            filter=contributor_lines
-            & Q(**{f"{user}__isnull": True, f"{invited_at}__isnull": True}),
-        ),
+    )
+    counts["not_invited"] = (
+        counts["contributors"] - counts["claimed"] - counts["invited"] - counts["expired"]
     )
     return CurrentShares(
         table=table,

@@ -7,7 +7,9 @@ from contributors import views
 app_name = "contributors_web"
 
 urlpatterns = [
-    path("contributors/claim/<str:token>", views.claim_page, name="claim"),
+    # The invitation link: /contributors/claim#token=... (the token stays out of the path).
+    path("contributors/claim", views.claim_page, name="claim"),
+    path("contributors/claim/<str:token>", views.claim_page_legacy, name="claim-legacy"),
     path("payout-account/return", views.onboarding_return, name="onboarding-return"),
     path("payout-account/refresh", views.onboarding_refresh, name="onboarding-refresh"),
     path(

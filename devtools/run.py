@@ -2,17 +2,31 @@
 
 Checks PostgreSQL and Redis (says how to start them if down), creates the database if missing,
 starts moto (S3) and the Stripe emulator, migrates, bootstraps storage, seeds demo data, then runs
-a Celery worker, Celery beat and the web server on 127.0.0.1:8000."""
+a Celery worker, Celery beat and the web server on 127.0.0.1:8000.
+
+A child that exits is named with why (exit code or signal) and restarted after a backoff (moto
+gets its bucket again, the emulator its webhook endpoint); one that keeps crashing right after
+each start ends the run with a clear message. Ctrl-C stops every child."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from devtools.processes import Process, ProcessError, port_open, start, stop_all, wait_for_port
+from devtools.processes import (
+    OUTPUT_TAIL,
+    Process,
+    ProcessError,
+    port_open,
+    start,
+    stop_all,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -86,16 +100,102 @@ def check_dependencies(env: dict[str, str]) -> None:
         raise SystemExit(1)
 
 
-class Supervisor:
-    def __init__(self, env: dict[str, str]):
-        self.env = env
-        self.children: list[Process] = []
+class GaveUp(RuntimeError):
+    """A child kept crashing right after each restart."""
 
-    def start(self, name: str, args: list[str]) -> Process:
-        proc = start(args, name=name, log=VAR / f"{name}.log", cwd=ROOT, env=self.env)
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    proc: Process
+    started_at: float
+    on_restart: Callable[[Process], None] | None = None
+    fast_crashes: int = 0  # consecutive exits within fast_crash_seconds of starting
+    restart_at: float | None = None  # when an exited child is started again
+
+
+def exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+class Supervisor:
+    """Starts the children and keeps them up: a child that exits is named with why (exit code
+    or signal) and started again after a backoff that doubles with each crash that follows a
+    start closely (capped); after `max_fast_crashes` such crashes in a row it gives up (GaveUp)
+    with the end of the child's log. Timings come from the environment (RUN_* below)."""
+
+    def __init__(self, env: dict[str, str], *, log_dir: Path = VAR):
+        self.env = env
+        self.log_dir = log_dir
+        self.backoff = float(env.get("RUN_RESTART_BACKOFF_SECONDS", "1"))
+        self.backoff_max = float(env.get("RUN_RESTART_BACKOFF_MAX_SECONDS", "30"))
+        self.fast_crash_seconds = float(env.get("RUN_FAST_CRASH_SECONDS", "10"))
+        self.max_fast_crashes = int(env.get("RUN_MAX_FAST_CRASHES", "5"))
+        self.watched: dict[str, Child] = {}
+        self.children: list[Process] = []  # every process started, for stop_all
+
+    def _spawn(self, name: str, args: list[str]) -> Process:
+        proc = start(args, name=name, log=self.log_dir / f"{name}.log", cwd=ROOT, env=self.env)
         self.children.append(proc)
-        log(f"started {name} (pid {proc.pid}, log var/{name}.log)")
         return proc
+
+    def start(
+        self, name: str, args: list[str], *, on_restart: Callable[[Process], None] | None = None
+    ) -> Process:
+        proc = self._spawn(name, args)
+        self.watched[name] = Child(name, args, proc, time.monotonic(), on_restart)
+        log(f"started {name} (pid {proc.pid}, log {self._log_name(name)})")
+        return proc
+
+    def _log_name(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+    def check(self) -> None:
+        """One pass over the children: note exits, restart those whose backoff has passed."""
+        now = time.monotonic()
+        for child in self.watched.values():
+            if child.restart_at is None:
+                returncode = child.proc.poll()
+                if returncode is None:
+                    continue
+                fast = now - child.started_at < self.fast_crash_seconds
+                child.fast_crashes = child.fast_crashes + 1 if fast else 0
+                if child.fast_crashes >= self.max_fast_crashes:
+                    raise GaveUp(
+                        f"{child.name} {exit_reason(returncode)}; it crashed "
+                        f"{child.fast_crashes} times in a row within "
+                        f"{self.fast_crash_seconds:g}s of starting, giving up. See "
+                        f"{self._log_name(child.name)}; its last lines:\n"
+                        + child.proc.output()[-OUTPUT_TAIL // 5 :]
+                    )
+                delay = min(self.backoff_max, self.backoff * 2**child.fast_crashes)
+                child.restart_at = now + delay
+                log(
+                    f"{child.name} {exit_reason(returncode)} (see {self._log_name(child.name)}); "
+                    f"restarting it in {delay:g}s"
+                )
+            elif now >= child.restart_at:
+                child.proc = self._spawn(child.name, child.args)
+                child.started_at, child.restart_at = time.monotonic(), None
+                log(f"restarted {child.name} (pid {child.proc.pid})")
+                if child.on_restart is not None:
+                    try:
+                        child.on_restart(child.proc)
+                    except (ProcessError, SystemExit, OSError) as exc:
+                        log(f"after restarting {child.name}: {exc}")
+
+    def run_forever(self, interval: float = 0.5) -> None:
+        """Watch until Ctrl-C (KeyboardInterrupt) or GaveUp."""
+        while True:
+            self.check()
+            time.sleep(interval)
 
     def manage(self, *args: str) -> None:
         result = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=self.env)
@@ -148,7 +248,22 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        moto = sup.start("moto", [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(MOTO_PORT)])
+
+        def moto_restarted(proc: Process) -> None:
+            # moto keeps the store in memory: the bucket (and every object) is gone.
+            wait_for_port(MOTO_PORT, proc=proc)
+            sup.manage("bootstrap_storage")
+            log("moto lost its stored objects; the bucket was created again")
+
+        def stripe_restarted(proc: Process) -> None:
+            wait_for_port(STRIPE_PORT, proc=proc)
+            configure_stripe_webhook(env)
+
+        moto = sup.start(
+            "moto",
+            [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(MOTO_PORT)],
+            on_restart=moto_restarted,
+        )
         stripe = sup.start(
             "stripe",
             [
@@ -160,6 +275,7 @@ def main() -> int:
                 "--port",
                 str(STRIPE_PORT),
             ],
+            on_restart=stripe_restarted,
         )
         wait_for_port(MOTO_PORT, proc=moto)
         wait_for_port(STRIPE_PORT, proc=stripe)
@@ -210,16 +326,13 @@ def main() -> int:
             f"  Health:     {base}/healthz\n"
             f"  S3 (moto):  http://127.0.0.1:{MOTO_PORT}   Stripe emulator: http://127.0.0.1:{STRIPE_PORT}\n"
             f"  Demo credentials: var/demo.env   Logs: var/*.log\n"
-            f"  Ctrl-C stops everything.\n",
+            f"  A child that exits is restarted; Ctrl-C stops everything.\n",
             flush=True,
         )
-        while True:
-            for proc in sup.children:
-                if proc.poll() is not None:
-                    name = proc.name
-                    log(f"{name} exited with code {proc.returncode}; see var/{name}.log. Stopping.")
-                    return 1
-            time.sleep(1)
+        sup.run_forever()
+    except GaveUp as exc:
+        print(f"[run] {exc}", file=sys.stderr)
+        return 1
     except ProcessError as exc:
         print(f"[run] {exc}", file=sys.stderr)
         return 1

@@ -1,5 +1,8 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
+from licensing.admin_orders import OrderRefundMixin
 from licensing.models import (
     AccessRequest,
     Certificate,
@@ -13,17 +16,14 @@ from licensing.models import (
 )
 from licensing.services.access_requests import stale_after
 from licensing.services.grants import grant_revoke
+from licensing.services.license_review import FLAGS, license_flags_set
+from marketplace.admin.permissions import ReadOnlyAdmin, perm_check
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class LicenseForm(forms.ModelForm):
+    class Meta:
+        model = License
+        fields = [*FLAGS, "notes", "reviewed"]
 
 
 @admin.register(License)
@@ -45,10 +45,37 @@ class LicenseAdmin(admin.ModelAdmin):
     ]
     list_filter = ["reviewed", ("organization", admin.EmptyFieldListFilter)]
     search_fields = ["identifier", "name", "organization__name"]
-    readonly_fields = ["organization", "content_sha256", "created_at", "updated_at"]
+    form = LicenseForm
+    readonly_fields = [
+        "identifier",
+        "name",
+        "url",
+        "text",
+        "organization",
+        "content_sha256",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False  # catalogue licenses are seeded, custom ones come from datasheets
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        """Through `license_flags_set`: audited, and the catalogue cache invalidated."""
+        if not change:
+            raise PermissionDenied
+        data = form.cleaned_data
+        license_flags_set(
+            actor=request.user,
+            license=obj,
+            flags={name: data[name] for name in FLAGS},
+            notes=data["notes"],
+            reviewed=data["reviewed"],
+        )
+        obj.refresh_from_db()
 
 
 @admin.register(TermsDocument)
@@ -124,15 +151,10 @@ class GrantAdmin(ReadOnlyAdmin):
     list_select_related = ["organization", "dataset"]
     inlines = [CertificateInline]
     actions = ["revoke"]
+    # A grant is what an order bought: revoking one by hand is finance's (refunds, disputes).
+    has_revoke_permission = perm_check("licensing.refund_order")
 
-    def has_change_permission(self, request, obj=None):
-        # Needed for the revoke action; every field stays read-only.
-        return request.user.is_staff
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    @admin.action(description="Revoke selected grants")
+    @admin.action(description="Revoke selected grants", permissions=["revoke"])
     def revoke(self, request, queryset):
         for grant in queryset.order_by("pk"):
             grant_revoke(grant=grant, actor=request.user, reason="Revoked by staff.")
@@ -178,8 +200,9 @@ class DisputedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
-    """Orders are changed only by payment events; disputes are flagged here for staff."""
+class OrderAdmin(OrderRefundMixin, ReadOnlyAdmin):
+    """Orders are changed only by payment events; disputes are flagged here for staff. Finance
+    staff (`licensing.refund_order`) refund from an order's page (licensing.admin_orders)."""
 
     list_display = [
         "public_id",

@@ -18,11 +18,22 @@ class LicensingConfig(AppConfig):
         # app to a lower layer's change, wired here so marketplace never imports licensing).
         post_save.connect(dataset_saved, sender=Dataset, dispatch_uid="licensing-dataset-saved")
 
-        from licensing.services import orders
+        from licensing.services import disputes, orders, refunds
         from marketplace.webhooks import stripe_handler_register
 
         stripe_handler_register("payment_intent.succeeded", orders.handle_payment_intent_event)
         stripe_handler_register("payment_intent.canceled", orders.handle_payment_intent_event)
         stripe_handler_register("payment_intent.payment_failed", orders.handle_payment_failed)
         stripe_handler_register("charge.refunded", orders.handle_charge_refunded)
-        stripe_handler_register("charge.dispute.created", orders.handle_dispute)
+        # Every dispute event re-fetches the dispute and syncs the order (any order of events).
+        for event_type in (
+            "charge.dispute.created",
+            "charge.dispute.updated",
+            "charge.dispute.closed",
+            "charge.dispute.funds_withdrawn",
+            "charge.dispute.funds_reinstated",
+        ):
+            stripe_handler_register(event_type, disputes.handle_dispute_event)
+        # A refund made at Stripe (its dashboard, our staff refunds) syncs its order too.
+        stripe_handler_register("refund.created", refunds.handle_refund_event)
+        stripe_handler_register("refund.updated", refunds.handle_refund_event)

@@ -10,10 +10,17 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from licensing.models import AccessRequest, DownloadSession, Grant, License, TermsAcceptance
+from licensing.models import (
+    AccessRequest,
+    DownloadSession,
+    Grant,
+    License,
+    Order,
+    TermsAcceptance,
+)
 from licensing.terms import FLAGS, LicenseInfo, Terms, render
 from marketplace.models import Dataset, DatasetVersion, Organization, Submission, Visibility
-from marketplace.services.errors import Forbidden, Gone, NotFound
+from marketplace.services.errors import Gone, NotFound
 
 LISTED = (Visibility.PUBLIC, Visibility.RESTRICTED)
 
@@ -78,15 +85,15 @@ def custom_license_sha(*, identifier: str, name: str, url: str) -> str:
 
 
 def _visible(dataset: Dataset | None, id_or_slug: str, organization) -> Dataset:
-    """404 unknown or unpublished, 410 removed; a private dataset is 404 by slug to
-    outsiders (as E3)."""
+    """404 unknown or unpublished, and a private dataset to outsiders by id or slug, removed
+    or not (security finding 11: never a hint that it exists); 410 removed."""
     if dataset is None or dataset.latest_version_id is None:
+        raise NotFound(f"Dataset {id_or_slug} not found.")
+    is_owner = organization is not None and organization.pk == dataset.organization_id
+    if dataset.visibility == Visibility.PRIVATE and not is_owner:
         raise NotFound(f"Dataset {id_or_slug} not found.")
     if dataset.removed_at is not None:
         raise Gone(f"Dataset {id_or_slug} was removed from the platform.", code="dataset_removed")
-    is_owner = organization is not None and organization.pk == dataset.organization_id
-    if dataset.visibility == Visibility.PRIVATE and not is_owner and dataset.slug == id_or_slug:
-        raise NotFound(f"Dataset {id_or_slug} not found.")
     return dataset
 
 
@@ -104,14 +111,13 @@ def dataset_get(*, id_or_slug: str, organization: Organization | None) -> Datase
 
 
 def private_check(*, dataset: Dataset, organization: Organization | None) -> None:
+    """A private dataset does not exist for anyone outside its organisation: 404, the same
+    answer as an unknown id, so its existence, name and files never leak (security finding
+    11)."""
     if dataset.visibility == Visibility.PRIVATE and (
         organization is None or organization.pk != dataset.organization_id
     ):
-        raise Forbidden(
-            f"Dataset {dataset.public_id} is private to its organisation; only its members "
-            "can use it.",
-            code="dataset_private",
-        )
+        raise NotFound(f"Dataset {dataset.public_id} not found.")
 
 
 def _license_candidates(dataset: Dataset) -> list[dict]:
@@ -202,6 +208,8 @@ class AccessFacts:
     accepted_hashes: frozenset[str]  # every terms version the organisation accepted
     grant_id: int | None  # an active, unexpired grant
     access_request: dict | None  # {"id", "status", "reason"} of its access request
+    # {"grant", "order", "dispute", "reason"} when that grant's payment is disputed (grant suspended)
+    grant_dispute: dict | None = None
 
 
 _D, _V, _S = Dataset, DatasetVersion, Submission
@@ -247,6 +255,12 @@ SELECT {", ".join("d." + c for c in _DATASET_COLUMNS)},
        (SELECT g.id FROM {Grant._meta.db_table} g
          WHERE g.organization_id = %(org)s AND g.dataset_id = d.id AND {Grant.ACTIVE_SQL}
          ORDER BY g.id LIMIT 1),
+       (SELECT json_build_object('grant', g.id, 'order', o.public_id, 'dispute', o.dispute_id,
+                                 'reason', o.dispute_reason)
+          FROM {Grant._meta.db_table} g JOIN {Order._meta.db_table} o ON o.public_id = g.order_ref
+         WHERE g.organization_id = %(org)s AND g.dataset_id = d.id AND {Grant.ACTIVE_SQL}
+           AND o.dispute_status = 'open'
+         ORDER BY g.id LIMIT 1),
        (SELECT json_build_object('id', r.public_id, 'status', r.status, 'reason', r.reason)
           FROM {AccessRequest._meta.db_table} r
          WHERE r.organization_id = %(org)s AND r.dataset_id = d.id)
@@ -277,11 +291,14 @@ def download_context(*, id_or_slug: str, organization: Organization) -> tuple[Da
         )
         version.submission = submission
         dataset.latest_version = version
-    licenses, accepted, grant_id, request = row[n_d + n_v + n_s :]
+    licenses, accepted, grant_id, grant_dispute, request = row[n_d + n_v + n_s :]
     dataset._license_candidates = licenses
     _visible(dataset, id_or_slug, organization)
     return dataset, AccessFacts(
-        accepted_hashes=frozenset(accepted), grant_id=grant_id, access_request=request
+        accepted_hashes=frozenset(accepted),
+        grant_id=grant_id,
+        access_request=request,
+        grant_dispute=grant_dispute,
     )
 
 
@@ -396,4 +413,16 @@ def submission_terms_preview(submission: Submission) -> Terms:
         restrictions=submission.restrictions,
         forbidden_usage=submission.forbidden_usage,
         additional_conditions=submission.additional_conditions,
+    )
+
+
+# --- disputes -------------------------------------------------------------------------------
+
+
+def disputes_open() -> QuerySet[Order]:
+    """Orders whose payment has an open dispute at Stripe (grant suspended, shares held)."""
+    return (
+        Order.objects.filter(dispute_status=Order.DisputeStatus.OPEN)
+        .select_related("organization", "dataset")
+        .order_by("disputed_at", "pk")
     )

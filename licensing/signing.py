@@ -181,25 +181,53 @@ def jws_sign(claims: dict) -> tuple[str, str]:
 
 
 class InvalidToken(Exception):
-    pass
+    """A well-formed token that is not ours (unknown key, bad signature): a verdict, not an
+    input error."""
+
+
+class MalformedToken(InvalidToken):
+    """Not a compact EdDSA JWS at all (bad encoding, a header that is not an object, a `kid`
+    that is not a string, another algorithm, oversized): the caller sent bad input."""
+
+
+# A certificate lists every version of a dataset; far below the API's body limit.
+MAX_TOKEN_CHARS = 100_000
+MAX_HEADER_CHARS = 1_024
+
+
+def _decode_header(segment: str) -> dict:
+    if len(segment) > MAX_HEADER_CHARS:
+        raise MalformedToken("The JWS header is too large.")
+    try:
+        header = json.loads(b64url_decode(segment))
+    except (ValueError, RecursionError) as exc:
+        raise MalformedToken("Malformed JWS header (not base64url-encoded JSON).") from exc
+    if not isinstance(header, dict):
+        raise MalformedToken("The JWS header is not a JSON object.")
+    if header.get("alg") != ALG:
+        raise MalformedToken(f"Unsupported algorithm; certificates are signed with {ALG}.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > 128:
+        raise MalformedToken("The JWS header's `kid` must be a key id string.")
+    return header
 
 
 def jws_verify(token: str) -> tuple[dict, dict]:
     """(header, claims) of a compact JWS signed by one of our published keys; InvalidToken
-    with the reason otherwise."""
-    parts = (token or "").strip().split(".")
+    with the reason otherwise (MalformedToken when it is not an EdDSA compact JWS at all)."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        raise MalformedToken("Not a compact JWS (too large).")
+    parts = token.strip().split(".")
     if len(parts) != 3:
-        raise InvalidToken("Not a compact JWS (three dot-separated parts expected).")
+        raise MalformedToken("Not a compact JWS (three dot-separated parts expected).")
+    header = _decode_header(parts[0])
     try:
-        header = json.loads(b64url_decode(parts[0]))
         signature = b64url_decode(parts[2])
         payload = b64url_decode(parts[1])
     except ValueError as exc:
-        raise InvalidToken("Malformed JWS encoding.") from exc
-    if not isinstance(header, dict) or header.get("alg") != ALG:
-        raise InvalidToken(f"Unsupported algorithm; certificates are signed with {ALG}.")
+        raise MalformedToken("Malformed JWS encoding.") from exc
     keys = {k.kid: k for k in published_keys()}
-    key = keys.get(header.get("kid"))
+    key = keys.get(header["kid"])
     if key is None:
         raise InvalidToken("Signed with an unknown key (kid not in our JWKS).")
     try:
@@ -208,7 +236,7 @@ def jws_verify(token: str) -> tuple[dict, dict]:
         raise InvalidToken("The signature does not match the certificate's content.") from exc
     try:
         claims = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidToken("The payload is not JSON.") from exc
     if not isinstance(claims, dict):
         raise InvalidToken("The payload is not a JSON object.")

@@ -6,7 +6,8 @@ from celery import shared_task
 from licensing.services import notifications
 from licensing.services.access_requests import access_requests_flag_stale
 from licensing.services.grants import grants_expire
-from licensing.services.orders import PaymentProviderUnavailable, order_duplicate_refund
+from licensing.services.refunds import order_duplicate_refund
+from marketplace.payments import PaymentProviderUnavailable
 
 
 @shared_task

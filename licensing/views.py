@@ -3,6 +3,7 @@ logged-in member of an organisation) and the JWKS of the certificate keys."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
@@ -15,7 +16,7 @@ from licensing.selectors import dataset_get, dataset_terms, private_check, terms
 from licensing.services.terms import terms_accept
 from licensing.signing import jwks
 from marketplace.actors import actor_for_member
-from marketplace.models import Membership, Visibility
+from marketplace.models import Dataset, Membership
 from marketplace.services.errors import Conflict, Forbidden, ServiceError
 
 
@@ -28,18 +29,24 @@ def jwks_view(request):
 
 def _dataset_or_404(id_or_slug: str, user):
     """Published datasets; a private one only for members of its organisation."""
+    # The user's membership in the dataset's organisation, if any: the one who may see it
+    # when it is private (dataset_get answers 404 to everyone else).
+    membership = (
+        Membership.objects.filter(
+            user=user,
+            organization__datasets__in=Dataset.objects.filter(
+                Q(public_id=id_or_slug) | Q(slug=id_or_slug)
+            ),
+        )
+        .select_related("organization")
+        .first()
+    )
     try:
-        dataset = dataset_get(id_or_slug=id_or_slug, organization=None)
+        return dataset_get(
+            id_or_slug=id_or_slug, organization=membership.organization if membership else None
+        )
     except ServiceError as exc:
         raise Http404(exc.message) from exc
-    if (
-        dataset.visibility == Visibility.PRIVATE
-        and not Membership.objects.filter(
-            user=user, organization_id=dataset.organization_id
-        ).exists()
-    ):
-        raise Http404(f"Dataset {id_or_slug} not found.")
-    return dataset
 
 
 @login_required

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from marketplace.serializers import (
     ApiKeyCreateSerializer,
     ApiKeyListQuerySerializer,
+    ApiKeyListSerializer,
     ApiKeySerializer,
     IssuedApiKeySerializer,
     MeSerializer,
@@ -45,7 +46,8 @@ class ApiKeyListApi(APIView):
                 description="Owners only: every key of the organisation, not only your own.",
             )
         ],
-        responses=ApiKeySerializer(many=True),
+        responses=ApiKeyListSerializer,
+        operation_id="keys_list",
         summary="Your keys in this organisation (owners: every key, with all=true)",
     )
     def get(self, request):

@@ -24,7 +24,6 @@ from marketplace.selectors import (
 )
 from marketplace.services import submissions as submission_services
 from marketplace.services import uploads as upload_services
-from marketplace.services.errors import NotFound
 
 ANY_OBJECT = OpenApiTypes.OBJECT
 FALSY = {"", "0", "false", "no", "off"}
@@ -86,8 +85,8 @@ class DatasetDetailApi(APIView):
     )
     def get(self, request, id_or_slug: str):
         organization = request.auth.organization if request.auth is not None else None
-        dataset, full = dataset_lookup(id_or_slug=id_or_slug, organization=organization)
-        return Response(wire.dataset_card(dataset) if full else wire.dataset_reduced(dataset))
+        dataset = dataset_lookup(id_or_slug=id_or_slug, organization=organization)
+        return Response(wire.dataset_card(dataset))
 
 
 class SubmissionListApi(APIView):
@@ -213,13 +212,22 @@ class UploadPartApi(APIView):
         responses=PART_URL,
         summary="U2: a presigned URL for one part",
         operation_id="uploads_part",
-        parameters=[OpenApiParameter("part_number", int, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter("part_number", int, OpenApiParameter.PATH),
+            wire.PartUrlQuerySerializer,
+        ],
     )
     def get(self, request, upload_id: str, part_number: int, submission_id: str | None = None):
+        query = wire.PartUrlQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         upload = upload_services.file_upload_get(
             actor=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
         )
-        url = upload_services.file_upload_part_url(upload=upload, part_number=int(part_number))
+        url = upload_services.file_upload_part_url(
+            upload=upload,
+            part_number=int(part_number),
+            part_size=query.validated_data.get("partSize"),
+        )
         return Response({"url": url})
 
 
@@ -230,7 +238,10 @@ class SampleUploadPartApi(UploadPartApi):
         responses=PART_URL,
         summary="S2: a presigned URL for one sample part",
         operation_id="sample_uploads_part",
-        parameters=[OpenApiParameter("part_number", int, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter("part_number", int, OpenApiParameter.PATH),
+            wire.PartUrlQuerySerializer,
+        ],
     )
     def get(self, request, upload_id: str, part_number: int, submission_id: str | None = None):
         return super().get(
@@ -377,14 +388,12 @@ class DatasetCroissantApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        responses=ANY_OBJECT,
+        responses={(200, "application/ld+json"): ANY_OBJECT},
         summary="Croissant 1.0 metadata (JSON-LD) of a dataset",
         operation_id="datasets_croissant",
     )
     def get(self, request, id_or_slug: str):
         organization = request.auth.organization if request.auth is not None else None
-        dataset, full = dataset_lookup(id_or_slug=id_or_slug, organization=organization)
-        if not full:  # a private dataset, asked by someone outside its organisation
-            raise NotFound(f"Dataset {id_or_slug} not found.")
+        dataset = dataset_lookup(id_or_slug=id_or_slug, organization=organization)
         document = croissant_document(dataset=dataset, version=dataset.latest_version)
         return Response(document, content_type="application/ld+json")

@@ -49,18 +49,6 @@ def dataset_card(dataset: Dataset) -> dict:
     }
 
 
-def dataset_reduced(dataset: Dataset) -> dict:
-    """What an outsider learns of a private dataset addressed by id: enough for the SDK."""
-    version = dataset.latest_version
-    return {
-        "id": dataset.public_id,
-        "filename": version.filename,
-        "checksum": version.sha256,
-        "sizeBytes": version.size_bytes,
-        "visibility": dataset.visibility,
-    }
-
-
 class MultiValueField(serializers.ListField):
     """A repeated query key (`task=ASR&task=TTS`)."""
 
@@ -166,13 +154,13 @@ class SubmissionUpdateSerializer(serializers.Serializer):
     forbiddenUsage = serializers.CharField(max_length=20_000, required=False)
     additionalConditions = serializers.CharField(max_length=20_000, required=False)
     pointOfContactFullName = serializers.CharField(max_length=200, required=False)
-    pointOfContactEmail = serializers.EmailField(required=False)
+    pointOfContactEmail = serializers.EmailField(max_length=254, required=False)
     fundedByFullName = serializers.CharField(max_length=200, required=False)
-    fundedByEmail = serializers.EmailField(required=False)
+    fundedByEmail = serializers.EmailField(max_length=254, required=False)
     legalContactFullName = serializers.CharField(max_length=200, required=False)
-    legalContactEmail = serializers.EmailField(required=False)
+    legalContactEmail = serializers.EmailField(max_length=254, required=False)
     createdByFullName = serializers.CharField(max_length=200, required=False)
-    createdByEmail = serializers.EmailField(required=False)
+    createdByEmail = serializers.EmailField(max_length=254, required=False)
     intendedUsage = serializers.CharField(max_length=20_000, required=False)
     ethicalReviewProcess = serializers.CharField(max_length=20_000, required=False)
     showContactInfo = serializers.BooleanField(required=False)
@@ -230,6 +218,17 @@ class UploadStartSerializer(serializers.Serializer):
     filename = serializers.CharField(max_length=255)
     fileSize = serializers.IntegerField()
     mimeType = serializers.CharField(max_length=100)
+
+
+class PartUrlQuerySerializer(serializers.Serializer):
+    partSize = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**62,
+        help_text="The client's part size in bytes (every part but the last). Declared with the "
+        "first part request and the same on every later one, it makes each URL sign the part's "
+        "exact Content-Length. Optional: the SDK 0.7.0 never sends it.",
+    )
 
 
 class UploadPartSerializer(serializers.Serializer):

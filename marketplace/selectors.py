@@ -116,11 +116,10 @@ def catalogue_filters() -> dict[str, list[str]]:
     }
 
 
-def dataset_lookup(*, id_or_slug: str, organization=None) -> tuple[Dataset, bool]:
-    """E3: by id or slug. Returns (dataset, full) where `full` is False for the reduced record
-    of a private dataset addressed by id by someone outside its organisation (the SDK asks E3
-    anonymously before downloading; access is enforced at the download). Private datasets by
-    slug are 404 to outsiders, unpublished ones 404 to everyone, removed ones 410."""
+def dataset_lookup(*, id_or_slug: str, organization=None) -> Dataset:
+    """E3: a published dataset by id or slug. Unpublished ones are 404 to everyone, removed ones
+    410, and a private one is 404 to everyone outside its organisation, by id as by slug: no
+    reduced record, no filename (security finding 11)."""
     dataset = (
         Dataset.objects.select_related("organization", "latest_version")
         .filter(Q(public_id=id_or_slug) | Q(slug=id_or_slug))
@@ -128,12 +127,10 @@ def dataset_lookup(*, id_or_slug: str, organization=None) -> tuple[Dataset, bool
     )
     if dataset is None or dataset.latest_version_id is None:
         raise NotFound(f"Dataset {id_or_slug} not found.")
+    if dataset.visibility == Visibility.PRIVATE and (
+        organization is None or organization.pk != dataset.organization_id
+    ):
+        raise NotFound(f"Dataset {id_or_slug} not found.")
     if dataset.removed_at is not None:
         raise Gone(f"Dataset {id_or_slug} was removed from the platform.", code="dataset_removed")
-    if dataset.visibility == Visibility.PRIVATE:
-        if organization is not None and organization.pk == dataset.organization_id:
-            return dataset, True
-        if dataset.public_id != id_or_slug:
-            raise NotFound(f"Dataset {id_or_slug} not found.")
-        return dataset, False
-    return dataset, True
+    return dataset

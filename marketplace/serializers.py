@@ -6,7 +6,9 @@ from marketplace.models import ApiKey, Organization
 class OrganizationSerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     uploadAccess = serializers.CharField(source="upload_access", read_only=True)
-    uploadApprovedAt = serializers.DateTimeField(source="upload_approved_at", read_only=True)
+    uploadApprovedAt = serializers.DateTimeField(
+        source="upload_approved_at", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Organization
@@ -16,8 +18,8 @@ class OrganizationSerializer(serializers.ModelSerializer):
 class ApiKeySerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True)
-    revokedAt = serializers.DateTimeField(source="revoked_at", read_only=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)
+    revokedAt = serializers.DateTimeField(source="revoked_at", read_only=True, allow_null=True)
     organizationId = serializers.CharField(source="organization_id", read_only=True)
     userId = serializers.CharField(source="user_id", read_only=True)
     mayUpload = serializers.BooleanField(
@@ -39,6 +41,12 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "lastUsedAt",
             "revokedAt",
         ]
+
+
+class ApiKeyListSerializer(serializers.Serializer):
+    """GET /api/keys: `{"items": [...]}` (not paged), with or without `all=true`."""
+
+    items = ApiKeySerializer(many=True)
 
 
 class ApiKeyListQuerySerializer(serializers.Serializer):

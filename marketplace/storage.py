@@ -1,15 +1,55 @@
 """Object storage: one boto3 client configured from settings, and the presigning helpers.
 
 Every byte of a dataset goes between the client and the store directly; our server only signs
-short-lived URLs and asks the store for metadata."""
+short-lived URLs and asks the store for metadata.
+
+Every call is bounded (connect/read timeouts, a bounded number of attempts, from settings) so a
+request path answers within ~30 s when the store is down or frozen; `storage_error` turns what
+boto3 raises into the API's answer: 503 when the store cannot be reached, 410 when it lost a
+multipart upload (the SDK then starts a new one)."""
 
 import threading
+import time
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from marketplace.services.errors import Gone, ServiceError
+
 _local = threading.local()
+
+
+class StorageUnavailable(ServiceError):
+    """The object store could not be reached (down, frozen, or answering 5xx)."""
+
+    status_code = 503
+    code = "storage_unavailable"
+
+
+# Storage error codes that mean "try again later", not "your request is wrong".
+_UNAVAILABLE_CODES = {"ServiceUnavailable", "SlowDown", "InternalError", "RequestTimeout", "503"}
+
+
+def storage_error(exc: Exception) -> ServiceError | None:
+    """The API error for a boto3/botocore exception, or None when it is not a storage fault."""
+    if isinstance(exc, BotoCoreError):  # connection refused, timeouts, closed connections
+        return StorageUnavailable(
+            "Object storage is unreachable right now; nothing was changed. Try again shortly."
+        )
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if error.get("Code") == "NoSuchUpload":
+            return Gone(
+                "This upload no longer exists in storage; start a new one.", code="upload_lost"
+            )
+        if error.get("Code") in _UNAVAILABLE_CODES or status >= 500:
+            return StorageUnavailable(
+                "Object storage is failing right now; nothing was changed. Try again shortly."
+            )
+    return None
 
 
 def _client_config_key():
@@ -22,9 +62,19 @@ def _client_config_key():
     )
 
 
-def s3_client(*, connect_timeout: float = 5.0, read_timeout: float = 60.0, retries: int = 3):
+def s3_client(
+    *,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    retries: int | None = None,
+):
     """A boto3 S3 client for the configured store (cached per thread and configuration; boto3
-    clients are thread-safe but sessions are not)."""
+    clients are thread-safe but sessions are not). Timeouts (seconds) and the total number of
+    attempts default to STORAGE_CONNECT_TIMEOUT_SECONDS, STORAGE_READ_TIMEOUT_SECONDS and
+    STORAGE_MAX_ATTEMPTS; a worker streaming a large object may ask for a longer read timeout."""
+    connect_timeout = connect_timeout or settings.STORAGE_CONNECT_TIMEOUT_SECONDS
+    read_timeout = read_timeout or settings.STORAGE_READ_TIMEOUT_SECONDS
+    retries = retries or settings.STORAGE_MAX_ATTEMPTS
     key = (*_client_config_key(), connect_timeout, read_timeout, retries)
     cache = getattr(_local, "clients", None)
     if cache is None:
@@ -42,29 +92,77 @@ def s3_client(*, connect_timeout: float = 5.0, read_timeout: float = 60.0, retri
                 s3={"addressing_style": settings.AWS_S3_ADDRESSING_STYLE},
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
-                retries={"max_attempts": retries, "mode": "standard"},
+                # Total attempts, the first included ("standard" retries throttling, 5xx,
+                # timeouts and connection errors with jittered backoff).
+                retries={"total_max_attempts": retries, "mode": "standard"},
             ),
         )
         cache[key] = client
     return client
 
 
+# When this process last reached the store (monotonic seconds, per configuration).
+_reached: dict[tuple, float] = {}
+
+
+def storage_reachable_require() -> None:
+    """Signing a URL needs no network, so a URL could be handed out for a store that is down.
+    Before signing, make sure the store answers (one HEAD of the bucket, health-check timeouts,
+    one attempt); a success is remembered for STORAGE_PROBE_CACHE_SECONDS in this process, so
+    the download hot path pays for it once every few seconds. Raises StorageUnavailable."""
+    key = _client_config_key() + (bucket(),)
+    last = _reached.get(key)
+    if last is not None and time.monotonic() - last < settings.STORAGE_PROBE_CACHE_SECONDS:
+        return
+    timeout = settings.HEALTH_CHECK_TIMEOUT_SECONDS
+    try:
+        s3_client(connect_timeout=timeout, read_timeout=timeout, retries=1).head_bucket(
+            Bucket=bucket()
+        )
+    except (BotoCoreError, ClientError) as exc:
+        _reached.pop(key, None)
+        raise storage_error(exc) or StorageUnavailable(
+            "Object storage is not usable right now; try again shortly."
+        ) from exc
+    _reached[key] = time.monotonic()
+
+
+def multipart_upload_require(*, key: str, upload_id: str) -> None:
+    """The store still holds this multipart upload (410 when it lost it, 503 when the store
+    cannot be reached): checked before signing a part URL, so a client learns at once that it
+    must start over instead of after uploading a part into nothing."""
+    try:
+        s3_client().list_parts(Bucket=bucket(), Key=key, UploadId=upload_id, MaxParts=1)
+    except (BotoCoreError, ClientError) as exc:
+        raise storage_error(exc) or exc from exc
+
+
 def bucket() -> str:
     return settings.AWS_STORAGE_BUCKET_NAME
 
 
-def presign_part_upload(*, key: str, upload_id: str, part_number: int) -> str:
-    """A URL for one PUT of a multipart part. No Content-Type is signed: the SDK sends none."""
+def presign_part_upload(
+    *, key: str, upload_id: str, part_number: int, content_length: int | None = None
+) -> str:
+    """A URL for one PUT of a multipart part. No Content-Type is signed: the SDK sends none.
+    With `content_length` the Content-Length header is signed too (X-Amz-SignedHeaders
+    "content-length;host"): storage refuses a PUT of any other length (SignatureDoesNotMatch)."""
+    multipart_upload_require(key=key, upload_id=upload_id)  # 410 if lost, 503 if unreachable
+    params = {"Bucket": bucket(), "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+    if content_length is not None:
+        params["ContentLength"] = content_length
     return s3_client().generate_presigned_url(
         "upload_part",
-        Params={"Bucket": bucket(), "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        Params=params,
         ExpiresIn=settings.PRESIGNED_UPLOAD_TTL_SECONDS,
         HttpMethod="PUT",
     )
 
 
 def presign_download(*, key: str, filename: str, ttl: int | None = None) -> str:
-    """A GET URL that makes browsers save the file under `filename`; S3 honours Range on it."""
+    """A GET URL that makes browsers save the file under `filename`; S3 honours Range on it.
+    Not issued (StorageUnavailable, 503) while the store cannot be reached."""
+    storage_reachable_require()
     return s3_client().generate_presigned_url(
         "get_object",
         Params={

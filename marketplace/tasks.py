@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -52,7 +53,13 @@ def file_uploads_expire() -> int:
 INGESTION_MAX_RETRIES = 5
 
 
-@shared_task(bind=True, max_retries=INGESTION_MAX_RETRIES)
+# On the ingestion queue (config/celery.py), bounded by its own limits.
+@shared_task(
+    bind=True,
+    max_retries=INGESTION_MAX_RETRIES,
+    time_limit=settings.INGESTION_TASK_TIME_LIMIT,
+    soft_time_limit=settings.INGESTION_TASK_TIME_LIMIT - 60,
+)
 def check_run_execute(self, run_pk: int) -> str:
     """Inspect one uploaded file. Storage errors and crashes retry with exponential backoff;
     when the retries are spent the run records a clear `error` (never stuck in `checking`)."""
@@ -63,6 +70,7 @@ def check_run_execute(self, run_pk: int) -> str:
             return ingestion.check_run_fail(
                 run_pk=run_pk, error=f"{type(exc).__name__}: {exc}"
             ).status
+        ingestion.check_run_release(run_pk=run_pk)
         raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
 
 

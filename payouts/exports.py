@@ -1,21 +1,23 @@
 """CSV downloads of the ledger, for the admin and for the site's money pages: one writer, and
-one shape of a payee's statement.
-
-A cell that starts with `=`, `+`, `-`, `@` (or a tab or carriage return) is run as a formula by
-spreadsheet programs; references such as a Stripe id or an order ref come from outside, so every
-such text cell is prefixed with `'` (OWASP's CSV injection advice). Plain numbers (`-12.5`) are
-left alone: a number is never a formula, and escaping it would turn it into text."""
+one shape of a payee's statement. Every cell goes through `marketplace.csv_safe.csv_cell` (a
+would-be formula is escaped, OWASP's CSV injection advice)."""
 
 import csv
-import re
 from collections.abc import Iterable
 
 from django.http import HttpResponse
 
+from marketplace.csv_safe import FORMULA_START, csv_cell, csv_row
 from payouts.models import MICRO_PER_UNIT
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+__all__ = [
+    "FORMULA_START",
+    "STATEMENT_CSV_HEADERS",
+    "csv_cell",
+    "csv_response",
+    "micro_decimal",
+    "statement_csv_rows",
+]
 
 STATEMENT_CSV_HEADERS = [
     "sequence",
@@ -28,21 +30,14 @@ STATEMENT_CSV_HEADERS = [
 ]
 
 
-def csv_cell(value):
-    """The value as written to a CSV cell, a would-be formula escaped."""
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
-
-
 def csv_response(filename: str, headers: list[str], rows: Iterable[Iterable]) -> HttpResponse:
     """An attachment `filename` with the header row, then `rows`, every cell through
     `csv_cell`."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    writer.writerow([csv_cell(h) for h in headers])
-    writer.writerows([csv_cell(c) for c in row] for row in rows)
+    writer.writerow(csv_row(headers))
+    writer.writerows(csv_row(row) for row in rows)
     return response
 
 

@@ -104,7 +104,8 @@ class LedgerAccount(models.Model):
 class JournalTransaction(models.Model):
     """One balanced posting. Unique `idempotency_key` derived from our own rows
     (`sale:<order ref>`, `refund:<stripe refund id>`, `hold-release:sale:<order ref>`,
-    `processor-fee:<balance transaction id>`): posting twice returns the first transaction."""
+    `processor-fee:<balance transaction id>`, `dispute-hold|dispute-release|dispute-loss:<dispute
+    id>`): posting twice returns the first transaction."""
 
     class Kind(models.TextChoices):
         SALE = "sale"
@@ -120,6 +121,15 @@ class JournalTransaction(models.Model):
         # A line's transfer was refused: payout in transit -> payee available
         # (`payout-reversal:<line id>`).
         PAYOUT_REVERSAL = "payout_reversal"
+        # A charge disputed at Stripe (`dispute-hold:<dispute id>`, external_reference = the
+        # dispute id): the sale's payee shares go back from available to pending if they had
+        # been released (no entries otherwise); while open, holds_release skips the sale.
+        DISPUTE_HOLD = "dispute_hold"
+        # Dispute won (`dispute-release:<dispute id>`): what the hold moved goes back.
+        DISPUTE_RELEASE = "dispute_release"
+        # Dispute lost (`dispute-loss:<dispute id>`): reversed like a full refund of what is
+        # left of the sale.
+        DISPUTE_LOSS = "dispute_loss"
 
     # Position in the hash chain: 1, 2, 3, ... without gaps (assigned under the chain lock).
     sequence = models.PositiveBigIntegerField(unique=True)
@@ -376,6 +386,20 @@ class PayoutLine(models.Model):
 
     def __str__(self):
         return f"payout line {self.pk}: {self.amount_cents} {self.currency} to {self.payee_id}"
+
+
+class ReconciliationWatermark(models.Model):
+    """How far reconciliation's repairs have read Stripe (one row per stream, e.g. "refunds",
+    "disputes", "fees"): the next run lists objects created since `created_before` minus an
+    overlap, not the whole history."""
+
+    stream = models.CharField(max_length=32, unique=True)
+    # Unix time (Stripe's `created`) up to which every object was read and applied.
+    created_before = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.stream} watermark {self.created_before}"
 
 
 class ReconciliationReport(models.Model):

@@ -100,7 +100,9 @@ JOIN payouts_entry e ON e.account_id = a.id
 JOIN payouts_journaltransaction t ON t.id = e.transaction_id
 JOIN marketplace_datasetversion v ON v.id = t.dataset_version_id
 JOIN marketplace_dataset d ON d.id = v.dataset_id
-WHERE a.payee_id = %s AND t.kind IN ('sale', 'refund', 'hold_release')
+WHERE a.payee_id = %s
+  AND t.kind IN ('sale', 'refund', 'hold_release', 'dispute_hold', 'dispute_release',
+                 'dispute_loss')
 GROUP BY a.currency, d.public_id, d.name, a.kind
 ORDER BY a.currency, d.public_id
 """
@@ -142,7 +144,8 @@ def payee_earnings(*, payee: Payee) -> PayeeEarnings:
         balance = LedgerAccount.normal_sign(kind) * int(total)
         if kind == Kind.PAYEE_PENDING:
             row.pending += balance
-        # Hold releases move money between the payee's own accounts: they cancel out here.
+        # Hold releases and dispute holds/releases move money between the payee's own
+        # accounts: they cancel out here; a lost dispute is taken back like a refund.
         row.earned += balance
     return PayeeEarnings(
         payee,
@@ -206,7 +209,7 @@ def payout_line_sources(*, line: PayoutLine, limit: int = 500) -> list[SaleSourc
                      JOIN payouts_journaltransaction t2 ON t2.id = e2.transaction_id
                      WHERE a2.payee_id = %(payee)s
                        AND (t2.id = s.id OR (t2.related_transaction_id = s.id
-                                             AND t2.kind = 'refund')))
+                                             AND t2.kind IN ('refund', 'dispute_loss'))))
             FROM payouts_journaltransaction r
             JOIN payouts_entry e ON e.transaction_id = r.id AND e.account_id = %(account)s
             JOIN payouts_journaltransaction s ON s.id = r.related_transaction_id
@@ -331,7 +334,7 @@ def payee_earnings_by_month(
         compute=lambda: list(
             Entry.objects.filter(
                 account__payee=payee,
-                transaction__kind__in=[TxKind.SALE, TxKind.REFUND],
+                transaction__kind__in=[TxKind.SALE, TxKind.REFUND, TxKind.DISPUTE_LOSS],
                 transaction__created_at__gte=window_start,
             )
             .annotate(month=TruncMonth("transaction__created_at"))

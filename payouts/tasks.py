@@ -2,9 +2,12 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.models import User
 from payouts.models import PayoutRun
+from payouts.progress import job_running
 from payouts.services.holds import holds_release as release
 from payouts.services.reconciliation import reconciliation_run
+from payouts.services.repairs import reconciliation_repair
 from payouts.services.runs import payout_run_create, payout_runs_open, payout_thresholds
 from payouts.services.runs import payout_run_execute as execute
 
@@ -31,9 +34,19 @@ def payout_runs_create() -> dict:
 
 
 @shared_task(name="payouts.tasks.payout_run_execute")
-def payout_run_execute(run_id: int) -> dict:
-    """Execute one run (idempotent, safe concurrently: see payout_run_execute)."""
-    result = execute(run=PayoutRun.objects.get(pk=run_id))
+def payout_run_execute(run_id: int, job: str | None = None, user_id: int | None = None) -> dict:
+    """Execute one run (idempotent, safe concurrently: see payout_run_execute). Started from the
+    admin: `job` is its progress record (payouts.progress), `user_id` the staff user audited."""
+    with job_running(job) as progress:
+        actor = User.objects.filter(pk=user_id).first() if user_id else None
+        result = execute(run=PayoutRun.objects.get(pk=run_id), actor=actor)
+        progress.update(
+            sent=result.sent,
+            failed=result.failed,
+            paid=result.paid,
+            retry=result.retry,
+            stripe_unavailable=result.stripe_unavailable,
+        )
     return {"sent": result.sent, "failed": result.failed, "paid": result.paid}
 
 
@@ -50,7 +63,18 @@ def payout_runs_execute_open() -> dict:
 
 
 @shared_task(name="payouts.tasks.reconcile")
-def reconcile() -> dict:
-    """Daily: reconcile the ledger against Stripe and store the report."""
-    report = reconciliation_run()
+def reconcile(job: str | None = None) -> dict:
+    """Daily: reconcile the ledger against Stripe and store the report. Started from the admin:
+    `job` is its progress record (payouts.progress)."""
+    with job_running(job) as progress:
+        report = reconciliation_run()
+        progress.update(report=report.pk, ok=report.ok, problems=len(report.problems))
+    return {"report": report.pk, "ok": report.ok, "problems": len(report.problems)}
+
+
+@shared_task(name="payouts.tasks.reconcile_repair")
+def reconcile_repair() -> dict:
+    """Hourly: apply refunds, disputes and fees Stripe has and the ledger lacks (a lost webhook),
+    incrementally from the stored watermarks; store the report."""
+    report = reconciliation_repair()
     return {"report": report.pk, "ok": report.ok, "problems": len(report.problems)}

@@ -56,6 +56,18 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _celery_join_flag():
+    """Eager tasks run in a test's worker threads (concurrent webhook deliveries) leave Celery's
+    process-wide "inside a task" flag set; a later test's `result.get()` would then refuse to
+    run. Each test starts with it cleared."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _catalogue_licenses(request):
     """The catalogue licenses the data migration seeds. A transactional test (live server)
     flushes every table when it ends, seeded rows included, so each test that uses the database

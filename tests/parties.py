@@ -2,8 +2,10 @@
 identity services. tests/conftest.py turns them into fixtures (provider, buyer, outsider,
 contributor); a test that needs one more calls `party()`."""
 
+import re
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.core import mail
 
 from contributors.models import Contributor
@@ -41,6 +43,28 @@ class Party:
         return actor_for_key(self.key)
 
 
+# The invitation e-mail's link carries the one-time token in the fragment (security finding 7).
+CLAIM_TOKEN = re.compile(r"/contributors/claim#token=([A-Za-z0-9_-]+)")
+
+
+def claim_token(body: str) -> str:
+    """The claim token of a contributor invitation e-mail."""
+    return CLAIM_TOKEN.search(body).group(1)
+
+
+def verified_address(user: User, email: str) -> User:
+    """`user` has added and verified `email` (a claim needs the invited address verified)."""
+    EmailAddress.objects.update_or_create(
+        user=user,
+        email=email,
+        defaults={
+            "verified": True,
+            "primary": not EmailAddress.objects.filter(user=user, primary=True).exists(),
+        },
+    )
+    return user
+
+
 def party(*, uploads=False) -> Party:
     """A new organisation (approved for uploads when `uploads`) and its owner's key."""
     secret, key = make_key(uploads=uploads)
@@ -68,7 +92,7 @@ def contributor_party(
     profile = Contributor.objects.get(email=email)
     assert contributor_invite_send(contributor_id=profile.pk, dataset_id=dataset.pk)
     invitation = [m for m in mail.outbox if m.to == [email]][-1]
-    token = invitation.body.split("/contributors/claim/")[1].split()[0]
+    token = claim_token(invitation.body)
     person = party()
-    contributor_claim(token=token, user=person.user)
+    contributor_claim(token=token, user=verified_address(person.user, email))
     return person

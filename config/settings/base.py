@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "web.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -55,6 +57,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # request.organization / request.actor: the organisation the signed-in user acts for.
     "web.middleware.ActiveOrganizationMiddleware",
+    # /admin/login/ goes through the site's sign-in (limits, lockout, two-factor).
+    "web.middleware.AdminLoginMiddleware",
+    # Staff two-factor in the admin (WEB_STAFF_MFA_REQUIRED).
+    "web.staff_mfa.StaffMfaMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -110,13 +116,13 @@ WHITENOISE_USE_FINDERS = True
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
-# The longest task we run (an ingestion pass over a large archive) is bounded by this hard
-# limit; the broker's visibility timeout must exceed it or Redis would hand a still-running
-# task to a second worker.
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600)
+# Every task but an ingestion pass is bounded by this hard limit; the broker's visibility
+# timeout must exceed it or Redis would hand a still-running task to a second worker. Ingestion
+# runs on a queue of its own with its own limit and visibility timeout (INGESTION_* below).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_VISIBILITY_TIMEOUT = env.int(
-    "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 3600
+    "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 600
 )
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="datacollective")
@@ -155,8 +161,68 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 # handlers' Stripe calls can take: stripe-python times out after 80 s per call).
 STRIPE_EVENT_LEASE_SECONDS = env.int("STRIPE_EVENT_LEASE_SECONDS", default=600)
 
+# --- Content-Security-Policy (security finding 12) --------------------------------------------
+# No inline script or style anywhere; scripts, styles, fonts and workers from our own origin.
+# The object store (uploads) and Stripe.js are added per request by
+# web.middleware.ContentSecurityPolicyMiddleware. Stripe.js: https://js.stripe.com in production;
+# in development the emulator serves a fake one.
+STRIPE_JS_URL = env("STRIPE_JS_URL", default=f"{STRIPE_API_BASE}/js.stripe.com/v3/")
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": [],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # WebAssembly (hash-wasm computes upload checksums in a worker); never JS eval.
+        "script-src": ["'self'", "'wasm-unsafe-eval'"],
+        "style-src": ["'self'"],
+        # data: for the CSS's inline SVG icons and the TOTP QR code.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="strict-origin-when-cross-origin")
+X_FRAME_OPTIONS = "DENY"
+
 # --- Health ------------------------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
+
+# --- Faults: bounded outbound calls, heartbeats, per-queue visibility (issue 11, D4-D6) ---
+# Every outbound call has connect/read timeouts and a bounded number of attempts, so a request
+# path answers 503 within ~30 s when a dependency is down or frozen:
+# attempts x (connect + read) + backoff stays under it.
+STORAGE_CONNECT_TIMEOUT_SECONDS = env.float("STORAGE_CONNECT_TIMEOUT_SECONDS", default=3.0)
+STORAGE_READ_TIMEOUT_SECONDS = env.float("STORAGE_READ_TIMEOUT_SECONDS", default=8.0)
+STORAGE_MAX_ATTEMPTS = env.int("STORAGE_MAX_ATTEMPTS", default=2)  # the first one included
+# Signing a URL needs no network: before a download URL is signed, a HEAD of the bucket proves
+# the store answers; a success is remembered this long per process (the download hot path).
+STORAGE_PROBE_CACHE_SECONDS = env.float("STORAGE_PROBE_CACHE_SECONDS", default=5.0)
+STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=2.0)
+STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=6.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)  # after the first
+# /healthz answers from a cache this long (seconds): probes cost the dependencies nothing much.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)
+# Ingestion passes run on their own queue (default: "<CELERY_TASK_DEFAULT_QUEUE>.ingestion"),
+# bounded by their own time limit; a worker consuming that queue uses a visibility timeout
+# above it, the others CELERY_VISIBILITY_TIMEOUT (config/celery.py).
+INGESTION_QUEUE = env("INGESTION_QUEUE", default="")
+INGESTION_TASK_TIME_LIMIT = env.int("INGESTION_TASK_TIME_LIMIT", default=3 * 3600)
+INGESTION_VISIBILITY_TIMEOUT = env.int(
+    "INGESTION_VISIBILITY_TIMEOUT", default=INGESTION_TASK_TIME_LIMIT + 600
+)
+# A running check run writes a heartbeat (CheckRun.updated_at) at most this often while it
+# reads the archive; one whose heartbeat is older than INGESTION_STALE_SECONDS lost its worker
+# and is queued again by the sweep (beat, every INGESTION_SWEEP_SECONDS). A queued run whose
+# message was lost is queued again after INGESTION_QUEUED_STALE_SECONDS.
+INGESTION_HEARTBEAT_SECONDS = env.float("INGESTION_HEARTBEAT_SECONDS", default=30.0)
+INGESTION_STALE_SECONDS = env.float("INGESTION_STALE_SECONDS", default=180.0)
+INGESTION_QUEUED_STALE_SECONDS = env.int("INGESTION_QUEUED_STALE_SECONDS", default=3600)
+INGESTION_SWEEP_SECONDS = env.float("INGESTION_SWEEP_SECONDS", default=60.0)
 
 # --- API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -189,6 +255,17 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+# OpenAPI accuracy (issue 11): every operation documents each error status it can answer, with
+# the error envelope (marketplace/schema.py); schemathesis holds the API to it in the tests.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "marketplace.schema.error_responses_hook",
+]
+# --- API request guard (issue 11, dynamic finding 3): before routing, a body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE (Django's, 2.5 MiB) is 413, JSON nested deeper than this is 400,
+# NUL in the path 404 and in a header 400 (marketplace/request_guard.py).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
+MIDDLEWARE.insert(1, "marketplace.request_guard.ApiRequestGuardMiddleware")
 
 LOGGING = {
     "version": 1,
@@ -229,6 +306,10 @@ ORG_STORAGE_QUOTA_BYTES = env.int("ORG_STORAGE_QUOTA_BYTES", default=500 * 1000*
 # An upload session not completed within this time is aborted (storage lifecycle also aborts
 # incomplete multipart uploads after 7 days).
 UPLOAD_SESSION_TTL_SECONDS = env.int("UPLOAD_SESSION_TTL_SECONDS", default=7 * 24 * 3600)
+# --- Upload sessions per organisation (issue 11, finding 3) ---
+# Unfinished upload sessions an organisation may hold at once; a start beyond it is refused
+# (409 too_many_open_uploads) until one completes, is aborted or expires.
+UPLOAD_OPEN_SESSIONS_MAX = env.int("UPLOAD_OPEN_SESSIONS_MAX", default=20)
 # Pricing (MDC shape): the buyer pays base + fee; fee = base × rate, rounded half up to a cent.
 PLATFORM_FEE_RATE = env("PLATFORM_FEE_RATE", default="0.05")
 # Request budgets (DRF throttles). Uploads need one part-URL call per part at 4-way concurrency.
@@ -240,9 +321,38 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_KEY}
 
+# --- Throttling: atomic budgets, client addresses, costly endpoints (security findings 4, D2) ---
+# Budgets count in Redis (marketplace/throttling.py) with one atomic INCR+EXPIRE per request.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"].append("marketplace.throttling.CostlyEndpointThrottle")
+# Scoped budgets of costly endpoints, per caller (key, user or IP) and per IP address.
+API_THROTTLE_SCOPES = {
+    "upload_start": {
+        "caller": env("API_THROTTLE_UPLOAD_START", default="120/hour"),
+        "ip": env("API_THROTTLE_UPLOAD_START_IP", default="240/hour"),
+    },
+    "upload_parts": {
+        "caller": env("API_THROTTLE_UPLOAD_PARTS", default="2000/min"),
+        "ip": env("API_THROTTLE_UPLOAD_PARTS_IP", default="4000/min"),
+    },
+    "downloads": {
+        "caller": env("API_THROTTLE_DOWNLOADS", default="300/min"),
+        "ip": env("API_THROTTLE_DOWNLOADS_IP", default="600/min"),
+    },
+    "orders": {
+        "caller": env("API_THROTTLE_ORDERS", default="60/min"),
+        "ip": env("API_THROTTLE_ORDERS_IP", default="120/min"),
+    },
+    "certificate_verify": {
+        "caller": env("API_THROTTLE_CERTIFICATE_VERIFY", default="120/min"),
+        "ip": env("API_THROTTLE_CERTIFICATE_VERIFY_IP", default="240/min"),
+    },
+    "access_requests": {
+        "caller": env("API_THROTTLE_ACCESS_REQUESTS", default="30/hour"),
+        "ip": env("API_THROTTLE_ACCESS_REQUESTS_IP", default="60/hour"),
+    },
+}
+
 # --- Ingestion checks ------------------------------------------------------------------------
-# A check run queued or running longer than this is re-queued by the periodic sweep.
-INGESTION_STALE_SECONDS = env.int("INGESTION_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 600)
 # clamd over TCP (tcp://host:3310); empty disables the malware scan.
 CLAMD_URL = env("CLAMD_URL", default="")
 # Public catalogue pages are cached (invalidated on every publish/removal); this bounds how long
@@ -281,6 +391,9 @@ LICENSE_SIGNING_KEY_AUTOGENERATE = env.bool("LICENSE_SIGNING_KEY_AUTOGENERATE", 
 DOWNLOAD_URL_REUSE_SECONDS = env.int("DOWNLOAD_URL_REUSE_SECONDS", default=30)
 # Reverse proxies in front of the app whose X-Forwarded-For entries are trusted (download records).
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+# Throttles read the client address from X-Forwarded-For only as far as these proxies vouch for
+# it; 0 = the socket address (DRF's default, None, would trust whatever the client sends).
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_HOPS
 
 # --- Web accounts (django-allauth) ---------------------------------------------------------------
 # Web pages that need a signed-in user send people here (with a safe `next`).
@@ -300,12 +413,40 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Data Collective] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PUBLIC_BASE_URL.startswith("https") else "http"
-# allauth's own rate limits (login failures, sign-ups, password resets, confirmation e-mails) stay
-# on with their defaults (ACCOUNT_RATE_LIMITS unset); they count in the cache.
+# --- Login limits and lockout (security finding 5) ---------------------------------------------
+# allauth's rate limits, counted in the cache: after LOGIN_FAILURES_MAX failed sign-ins for one
+# address the account's sign-in is locked for LOGIN_LOCKOUT_SECONDS (the form says so), and per
+# IP address. The Django admin's own login form is not used: /admin/login/ sends people to this
+# sign-in (web.middleware.AdminLoginMiddleware), so the same limits, lockout and two-factor apply.
+LOGIN_FAILURES_MAX = env.int("LOGIN_FAILURES_MAX", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+ACCOUNT_RATE_LIMITS = {
+    "login": env("LOGIN_RATE_PER_IP", default="30/m/ip"),
+    "login_failed": f"20/m/ip,{LOGIN_FAILURES_MAX}/{LOGIN_LOCKOUT_SECONDS}s/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
+    "confirm_email": "1/180s/key",
+}
+# allauth reads the client address like the API throttles do (X-Forwarded-For only as far as
+# trusted proxies vouch for it).
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_HOPS
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Data Collective"
 # Owners must have two-factor authentication on before they change payout or price settings.
 # On in production, off in development so the demo flows stay short.
 WEB_OWNER_MFA_REQUIRED = env.bool("WEB_OWNER_MFA_REQUIRED", default=False)
+# --- Staff roles and two-factor in the admin (issue 11) ---
+# Staff reach the admin only with an activated TOTP authenticator and a session in which they
+# entered a code (web.staff_mfa); without one they are sent to set it up. On in production.
+WEB_STAFF_MFA_REQUIRED = env.bool("WEB_STAFF_MFA_REQUIRED", default=False)
 # How long an invitation to join an organisation stays valid.
 ORGANIZATION_INVITE_TTL_SECONDS = env.int("ORGANIZATION_INVITE_TTL_SECONDS", default=14 * 24 * 3600)
+# Invitation budgets (security finding 7): per organisation per day, per inviting user per hour.
+ORGANIZATION_INVITES_PER_DAY = env.int("ORGANIZATION_INVITES_PER_DAY", default=50)
+ORGANIZATION_INVITES_PER_INVITER_PER_HOUR = env.int(
+    "ORGANIZATION_INVITES_PER_INVITER_PER_HOUR", default=20
+)

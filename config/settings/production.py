@@ -55,6 +55,8 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # Owners need two-factor authentication before they change prices or payout settings.
 WEB_OWNER_MFA_REQUIRED = env.bool("WEB_OWNER_MFA_REQUIRED", default=True)
+# Staff need an activated TOTP authenticator (and a code entered this session) to use the admin.
+WEB_STAFF_MFA_REQUIRED = env.bool("WEB_STAFF_MFA_REQUIRED", default=True)
 
 # --- External services -----------------------------------------------------------------------
 # base.py defaults to the local emulators; here the defaults are the real services.
@@ -66,6 +68,12 @@ AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
 AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default="") or None
 AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default="") or None
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+# --- Malware scan (issue 11, finding 8) ---
+# Required: every uploaded archive is scanned by clamd before a reviewer sees it. A deployment
+# without CLAMD_URL (tcp://host:3310 or unix:///path) refuses to start.
+CLAMD_URL = env("CLAMD_URL")
+if not CLAMD_URL.strip().startswith(("tcp://", "unix://")):
+    raise ImproperlyConfigured("CLAMD_URL must be tcp://host:port or unix:///path of clamd.")
 # Tasks always go through the broker here: run eagerly they would block web requests and skip the
 # acks-late/retry guarantees (base lets tests and demos switch this on).
 CELERY_TASK_ALWAYS_EAGER = False
@@ -96,3 +104,33 @@ LOGGING = {
 # License certificates are signed with keys from the environment only (never generated).
 LICENSE_SIGNING_KEYS = env("LICENSE_SIGNING_KEYS")
 LICENSE_SIGNING_KEY_AUTOGENERATE = False
+
+# --- Secrets: no empty value and no development default (security finding 10) -----------------
+# base.py's defaults let `make run` and the tests start with no environment; a deployment that
+# forgot a variable (or copied .env.example) must not run on one of them.
+_DEVELOPMENT_SECRETS = {
+    "DJANGO_SECRET_KEY": ("dev-insecure-secret-key-change-me",),
+    "STRIPE_SECRET_KEY": ("sk_test_datacollective_local",),
+    "STRIPE_WEBHOOK_SECRET": ("whsec_datacollective_local",),
+    "AWS_SECRET_ACCESS_KEY": ("testing",),
+    "AWS_ACCESS_KEY_ID": ("testing",),
+}
+for _name, _defaults in _DEVELOPMENT_SECRETS.items():
+    _value = env(_name, default=None)
+    if _value is not None and _value.strip() in _defaults:
+        raise ImproperlyConfigured(f"{_name} is set to its development default; set a real one.")
+for _name in ("DJANGO_SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+    if not env(_name).strip():
+        raise ImproperlyConfigured(f"{_name} is set but empty.")
+if "PRIVATE KEY-----" not in LICENSE_SIGNING_KEYS:
+    raise ImproperlyConfigured(
+        "LICENSE_SIGNING_KEYS is empty or holds no PEM private key; production signs license "
+        "certificates with configured keys only."
+    )
+del _name, _defaults, _value
+
+# --- Content-Security-Policy (security finding 12) ---------------------------------------------
+# Stripe.js only from Stripe (base.py's default is the local emulator's fake).
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+if not STRIPE_JS_URL.startswith("https://js.stripe.com/"):
+    raise ImproperlyConfigured("STRIPE_JS_URL must be served by https://js.stripe.com.")

@@ -1,13 +1,19 @@
 """Invitations of contributors who have no account, and claiming them.
 
 The invitation carries a one-time token (256 random bits); only its SHA-256 is stored, so a
-database leak reveals no usable link. A new invitation replaces the previous token."""
+database leak reveals no usable link. A new invitation replaces the previous token.
+
+The link carries the token in its fragment (`/contributors/claim#token=...`), which browsers
+never send to a server, log or pass on as a Referer; the claim page posts it in a form. A claim
+is bound to the invited address: the claiming account must have verified that e-mail address
+(security finding 7)."""
 
 import hashlib
 import logging
 import secrets
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -17,9 +23,9 @@ from django.utils import timezone
 
 from contributors.models import Contributor
 from contributors.services.payees import payee_for_contributor
-from marketplace.models import Dataset, User
+from marketplace.models import Dataset, Organization, User
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Conflict, Gone, NotFound
+from marketplace.services.errors import Conflict, Forbidden, Gone, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +41,9 @@ def invite_token_hash(token: str) -> str:
 
 
 def claim_url(token: str) -> str:
+    """The link of the invitation e-mail: the token rides in the fragment, not the path."""
     base = settings.PUBLIC_BASE_URL
-    return f"{base}/contributors/claim/{token}"
+    return f"{base}/contributors/claim#token={token}"
 
 
 def contributors_needing_invitation(*, contributor_ids) -> list[int]:
@@ -57,7 +64,7 @@ def contributors_needing_invitation(*, contributor_ids) -> list[int]:
 
 
 def contributor_invite_issue(
-    *, contributor_id: int, delivered: bool = False
+    *, contributor_id: int, delivered: bool = False, organization: Organization | None = None
 ) -> tuple[Contributor, str] | None:
     """Issue a fresh one-time claim token for a contributor without an account and return it
     with the contributor; None when they have already claimed one. Only the token's hash is
@@ -65,7 +72,8 @@ def contributor_invite_issue(
 
     The invitation is valid (`invited_at`) once the token has reached the person: at once when
     the caller hands it over itself (`delivered=True`, a system caller such as `seed_demo`,
-    audited here), otherwise only when contributor_invite_send has had its e-mail accepted."""
+    audited here), otherwise only when contributor_invite_send has had its e-mail accepted.
+    `organization` is the one whose invitation this is (it alone sees its status)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction.atomic():
         contributor = Contributor.objects.select_for_update().get(pk=contributor_id)
@@ -73,7 +81,8 @@ def contributor_invite_issue(
             return None
         contributor.invite_token_hash = invite_token_hash(token)
         contributor.invited_at = timezone.now() if delivered else None
-        contributor.save(update_fields=["invite_token_hash", "invited_at"])
+        contributor.invited_by = organization
+        contributor.save(update_fields=["invite_token_hash", "invited_at", "invited_by"])
         if delivered:
             audit_record(
                 actor=None,
@@ -98,7 +107,9 @@ def contributor_invite_send(*, contributor_id: int, dataset_id: int | None = Non
         if dataset_id
         else None
     )
-    issued = contributor_invite_issue(contributor_id=contributor_id)
+    issued = contributor_invite_issue(
+        contributor_id=contributor_id, organization=dataset.organization if dataset else None
+    )
     if issued is None:
         return False
     contributor, token = issued
@@ -109,6 +120,8 @@ def contributor_invite_send(*, contributor_id: int, dataset_id: int | None = Non
         "dataset": dataset,
         "organization": dataset.organization if dataset else None,
         "claim_url": claim_url(token),
+        "claim_page_url": f"{settings.PUBLIC_BASE_URL}/contributors/claim",
+        "token": token,
         "expires_days": invite_ttl().days,
     }
     subject = " ".join(
@@ -132,10 +145,16 @@ def contributor_invite_send(*, contributor_id: int, dataset_id: int | None = Non
     return bool(sent)
 
 
+def email_verified_by(*, user: User, email: str) -> bool:
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
 def contributor_claim(*, token: str, user: User) -> Contributor:
     """Link `user` to the contributor the invitation token was sent to. The token is one-time
-    (its hash is cleared) and expires after CONTRIBUTOR_INVITE_TTL_SECONDS. A user is at most one
-    contributor. The earnings already accrued are on the contributor's payee, so nothing moves."""
+    (its hash is cleared) and expires after CONTRIBUTOR_INVITE_TTL_SECONDS. The claiming account
+    must have verified the invited e-mail address: a forwarded or intercepted link is useless to
+    anyone else. A user is at most one contributor. The earnings already accrued are on the
+    contributor's payee, so nothing moves."""
     token = (token or "").strip()
     if not token or len(token) > 200:
         raise NotFound("This invitation link is not valid.", code="invitation_invalid")
@@ -156,6 +175,13 @@ def contributor_claim(*, token: str, user: User) -> Contributor:
                 "This invitation has expired; ask the organisation to send it again.",
                 code="invitation_expired",
             )
+        if not email_verified_by(user=user, email=contributor.email):
+            raise Forbidden(
+                "This invitation was sent to another e-mail address. Sign in with the account "
+                "of the address the invitation was sent to, or add that address to your account "
+                "and verify it, then open the link again.",
+                code="invitation_email_mismatch",
+            )
         other = Contributor.objects.filter(user=user).exclude(pk=contributor.pk).first()
         if other is not None:
             raise Conflict(
@@ -165,9 +191,12 @@ def contributor_claim(*, token: str, user: User) -> Contributor:
         contributor.user = user
         contributor.claimed_at = timezone.now()
         contributor.invite_token_hash = ""
+        contributor.claimed_via_id = contributor.invited_by_id
         try:
             with transaction.atomic():
-                contributor.save(update_fields=["user", "claimed_at", "invite_token_hash"])
+                contributor.save(
+                    update_fields=["user", "claimed_at", "invite_token_hash", "claimed_via"]
+                )
         except IntegrityError:
             # Another claim linked this user to a contributor at the same moment.
             raise Conflict(

@@ -21,16 +21,11 @@ from contributors.services.payees import (
 )
 from marketplace.actors import Actor
 from marketplace.models import StripeEvent
-from marketplace.payments import stripe_client
+from marketplace.payments import PaymentProviderUnavailable, stripe_client
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Forbidden, ServiceError
 
 logger = logging.getLogger(__name__)
-
-
-class PaymentProviderUnavailable(ServiceError):
-    status_code = 503
-    code = "payment_provider_unavailable"
 
 
 class PaymentProviderError(ServiceError):

@@ -27,6 +27,7 @@ from contributors.services.share_drafts import (
     shares_check,
 )
 from marketplace.actors import Actor
+from marketplace.csv_safe import FORMULA_START  # a spreadsheet runs such a cell as a formula
 from marketplace.models import Submission
 from marketplace.services.errors import Invalid
 
@@ -37,8 +38,6 @@ COLUMNS = {"email": "email", "e-mail": "email", "name": "name"} | {
     "%": "percent",
     "weight": "weight",
 }
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@")
 _DECIMAL_COMMA = re.compile(r"^\s*\d+,\d+\s*$")
 
 

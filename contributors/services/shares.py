@@ -29,6 +29,8 @@ TOTAL_BASIS_POINTS = 10_000  # 100.00 %
 MAX_WEIGHT = 10**9
 NAME_MAX = 200
 LINE_KEYS = {"organization", "email", "name", "percent", "weight"}
+# RFC 5321 caps a forward path at 256 octets, so an address at 254; our columns hold 254.
+EMAIL_MAX_LENGTH = 254
 _DIGITS = re.compile(r"^\s*\d+\s*$")
 _CHUNK = 5_000
 
@@ -102,6 +104,8 @@ def _email(value, where: str) -> str:
         validate_email(email)
     except ValidationError:
         raise Invalid(f"{where}.email: {value!r} is not a valid e-mail address.") from None
+    if len(email) > EMAIL_MAX_LENGTH:  # valid syntax up to 320, but no address is longer
+        raise Invalid(f"{where}.email: at most {EMAIL_MAX_LENGTH} characters.")
     return email
 
 

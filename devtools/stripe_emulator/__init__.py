@@ -10,6 +10,9 @@ Our code only adds what the marketplace needs and localstripe does not have:
   `AccountLink`, `Transfer` (create, retrieve, update, list by destination / transfer_group) and
   transfer reversals. Fields and errors follow Stripe's shapes, so stripe-python raises the same
   exceptions. Accounts start not onboarded; a transfer needs an onboarded destination.
+- Refund events (`refund.created`, `charge.refunded`, `refund.updated`), refunds capped at what
+  is left of the charge, and Disputes (`GET /v1/disputes[/{id}]`, `created` filters) with their
+  events (disputes.py).
 - `Idempotency-Key` replay for every POST under /v1/, localstripe's endpoints included
   (idempotency.py).
 - Test-only switches and pages (no API key needed):
@@ -18,6 +21,9 @@ Our code only adds what the marketplace needs and localstripe does not have:
   - `GET /_emulator/onboarding/{id}?return_url=...&refresh_url=...`: where AccountLink urls
     point; completes onboarding and redirects to return_url (`&outcome=refresh`: redirects to
     refresh_url instead, as for an expired link).
+  - `POST /_emulator/charges/{id}/dispute` (reason, amount) opens a dispute;
+    `POST /_emulator/disputes/{id}/close` (status=won|lost) closes it (disputes.py).
+  - `DELETE /_emulator/webhooks[/{id}]`: unregister webhook endpoints (a lost webhook).
   - account metadata `emulator_fail_transfers=true`: transfers to that account fail with a 400
     `balance_insufficient` invalid_request_error.
 

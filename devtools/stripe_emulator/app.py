@@ -2,9 +2,11 @@
 
 from aiohttp import web
 from localstripe import server as localstripe
+from localstripe import webhooks as localstripe_webhooks
 from localstripe.resources import store
 
 from .connect import Account, Transfer, account_link
+from .disputes import Dispute
 from .idempotency import idempotency_middleware
 
 
@@ -47,6 +49,34 @@ async def _onboarding_page(request):
     return web.Response(text=f"Emulated onboarding of {account.id}: done.\n")
 
 
+async def _dispute_open(request):
+    """Test-only: the buyer's bank disputes a charge (see disputes.py)."""
+    data = dict(await localstripe.get_post_data(request) or {})
+    dispute = Dispute._emulator_open(
+        request.match_info["id"], reason=data.get("reason"), amount=data.get("amount")
+    )
+    return localstripe.json_response(dispute._export())
+
+
+async def _dispute_close(request):
+    """Test-only: the dispute is decided (`status` won or lost)."""
+    data = dict(await localstripe.get_post_data(request) or {})
+    dispute = Dispute._emulator_close(request.match_info["id"], status=data.get("status"))
+    return localstripe.json_response(dispute._export())
+
+
+async def _webhook_remove(request):
+    """Test-only: unregister one webhook endpoint (`DELETE /_emulator/webhooks/{id}`) or all of
+    them (`DELETE /_emulator/webhooks`): events then reach nobody, as when an endpoint is
+    disabled at Stripe."""
+    name = request.match_info.get("id")
+    if name is None:
+        localstripe_webhooks._webhooks.clear()
+    else:
+        localstripe_webhooks._webhooks.pop(name, None)
+    return web.Response(status=204)
+
+
 @web.middleware
 async def auth_middleware(request, handler):
     """localstripe's API-key check, except for our test-only pages (opened by a browser)."""
@@ -74,6 +104,13 @@ def _routes():
         "/v1/transfers/{id}/reversals/{reversal_id}",
         _api(Transfer._api_retrieve_reversal),
     )
+    yield "GET", "/v1/disputes", c.api_list_all(Dispute, "/v1/disputes")
+    yield "GET", "/v1/disputes/{id}", c.api_retrieve(Dispute, "/v1/disputes/{id}")
+    yield "POST", "/v1/disputes/{id}", c.api_update(Dispute, "/v1/disputes/{id}")
+    yield "POST", "/_emulator/charges/{id}/dispute", _dispute_open
+    yield "POST", "/_emulator/disputes/{id}/close", _dispute_close
+    yield "DELETE", "/_emulator/webhooks", _webhook_remove
+    yield "DELETE", "/_emulator/webhooks/{id}", _webhook_remove
     yield "POST", "/_emulator/accounts/{id}/complete_onboarding", _complete_onboarding
     yield "GET", "/_emulator/onboarding/{id}", _onboarding_page
 
@@ -85,9 +122,10 @@ def create_app() -> web.Application:
     """localstripe's app with our additions. Its store is process-global, so there is one app
     per process: later calls return the same app."""
     global _installed
-    from . import fees
+    from . import disputes, fees
 
     fees.install()
+    disputes.install()
     app = localstripe.app
     if not _installed:
         # In memory only: localstripe would otherwise pickle its whole store to a fixed

@@ -2,7 +2,7 @@ from .access import AccessRequest
 from .downloads import DownloadSession
 from .grants import Certificate, Grant, SigningKey
 from .licenses import License, TermsAcceptance, TermsDocument
-from .orders import Order
+from .orders import Order, RefundRequest
 
 __all__ = [
     "AccessRequest",
@@ -11,6 +11,7 @@ __all__ = [
     "Grant",
     "License",
     "Order",
+    "RefundRequest",
     "SigningKey",
     "TermsAcceptance",
     "TermsDocument",

@@ -2,6 +2,7 @@
 with our JWKS (`/.well-known/jwks.json`) and a standard JOSE library. Revocation cannot be
 inside a signed document, so `certificate_verify` (POST /api/certificates/verify) reports it."""
 
+import hmac
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -10,8 +11,9 @@ from django.utils import timezone
 
 from licensing.models import Certificate, Grant
 from licensing.selectors import license_of_dataset
-from licensing.signing import InvalidToken, jws_sign, jws_verify
+from licensing.signing import InvalidToken, MalformedToken, jws_sign, jws_verify
 from marketplace.models import DatasetVersion
+from marketplace.services.errors import ServiceError
 
 CERTIFICATE_TYPE = "datacollective-license-certificate/1"
 
@@ -112,10 +114,14 @@ class Verification:
 
 
 def certificate_verify(*, token: str) -> Verification:
-    """Valid = signed by one of our published keys, and a certificate we issued for a grant
-    we know. Status is the grant's now: active, revoked or expired."""
+    """Valid = signed by one of our published keys, and exactly a certificate we issued (the
+    stored token, so a token our key signed with other claims is not genuine) for a grant we
+    know. Status is the grant's now: active, revoked or expired. Input that is not a compact
+    EdDSA JWS at all is a 400 (`malformed_certificate`), never a server error."""
     try:
         header, claims = jws_verify(token)
+    except MalformedToken as exc:
+        raise ServiceError(str(exc), code="malformed_certificate") from exc
     except InvalidToken as exc:
         return Verification(valid=False, reason=str(exc))
     certificate = (
@@ -127,13 +133,22 @@ def certificate_verify(*, token: str) -> Verification:
         return Verification(
             valid=False,
             reason="Signed by our key, but no such certificate was issued here.",
-            kid=header.get("kid"),
+            kid=header["kid"],
+            claims=claims,
+        )
+    if not hmac.compare_digest(certificate.token.encode(), token.strip().encode()) or (
+        certificate.claims != claims
+    ):
+        return Verification(
+            valid=False,
+            reason="Signed by our key, but it differs from the certificate issued here.",
+            kid=header["kid"],
             claims=claims,
         )
     grant = certificate.grant
     return Verification(
         valid=True,
-        kid=header.get("kid"),
+        kid=header["kid"],
         grant=grant,
         status=grant.effective_status(),
         claims=claims,

@@ -17,7 +17,7 @@ from licensing.selectors import AccessFacts, dataset_terms, download_context, pr
 from marketplace.actors import Actor
 from marketplace.models import Dataset, Organization, Visibility
 from marketplace.pricing import pricing_object
-from marketplace.services.errors import Forbidden, NotFound
+from marketplace.services.errors import Conflict, Forbidden, NotFound
 from marketplace.storage import presign_download
 
 Kind = DownloadSession.Kind
@@ -94,6 +94,22 @@ def download_access(
     return Basis.FREE, None
 
 
+def grant_dispute_check(*, dataset: Dataset, facts: AccessFacts) -> None:
+    """A grant whose order's payment is disputed at Stripe is suspended (not revoked): 409
+    naming the dispute until it is won (the grant is in force again) or lost (revoked)."""
+    dispute = facts.grant_dispute
+    if dispute is not None and dispute["grant"] == facts.grant_id:
+        raise Conflict(
+            f"Your organisation's grant for dataset {dataset.public_id} is suspended: the "
+            f"payment of order {dispute['order']} is disputed ({dispute['dispute']}, reason: "
+            f"{dispute['reason'] or 'none'}). Downloads resume if the dispute is decided in "
+            "the seller's favour.",
+            code="grant_suspended_dispute",
+            orderId=dispute["order"],
+            disputeId=dispute["dispute"],
+        )
+
+
 # Presigned URLs of this process, reused for a few seconds: signing costs more CPU than the rest
 # of a download session's own work, and a URL signed seconds ago is as good (its expiry is
 # reported from its own signing time).
@@ -101,11 +117,16 @@ _signed: dict[tuple, tuple[str, float, datetime]] = {}
 _SIGNED_MAX = 1024
 
 
-def presigned_url(*, object_key: str, filename: str, ttl: int) -> tuple[str, datetime]:
+def presigned_url(
+    *, object_key: str, filename: str, ttl: int, organization_id: int
+) -> tuple[str, datetime]:
     """A presigned GET URL and when it expires. Reused within this process for up to
-    DOWNLOAD_URL_REUSE_SECONDS (default 30, never more than a tenth of the TTL; 0 disables)."""
+    DOWNLOAD_URL_REUSE_SECONDS (default 30, never more than a tenth of the TTL; 0 disables),
+    and only for the same organisation: a URL is a bearer credential, so one handed to an
+    organisation is never handed to another (each gets its own, its own expiry)."""
     reuse = min(float(settings.DOWNLOAD_URL_REUSE_SECONDS), ttl / 10)
     cache_key = (
+        organization_id,
         object_key,
         filename,
         ttl,
@@ -178,7 +199,11 @@ def download_session_start(
     else:
         object_key, filename = version.archive_key, version.filename
         size, checksum = version.size_bytes, version.sha256
-    url, expires_at = presigned_url(object_key=object_key, filename=filename, ttl=ttl)
+    if basis == Basis.GRANT:
+        grant_dispute_check(dataset=dataset, facts=facts)
+    url, expires_at = presigned_url(
+        object_key=object_key, filename=filename, ttl=ttl, organization_id=organization.pk
+    )
     session = DownloadSession(
         public_id=new_download_id(),
         dataset_id=dataset.pk,

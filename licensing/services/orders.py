@@ -7,15 +7,18 @@ payload: every event makes us re-fetch the PaymentIntent and its charge from Str
 order to what Stripe says (`order_payment_sync`), so duplicates, concurrent deliveries and any
 order of events converge on the same state. Paid → `sale_post` + grant in one transaction;
 refunds → `refund_post` per Stripe refund (idempotent by refund id), a full refund revokes the
-grant; a dispute flags the order for staff."""
+grant. Disputes: licensing.services.disputes."""
 
+import base64
 import hashlib
+import hmac
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import stripe
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,10 +28,10 @@ from licensing.selectors import dataset_terms, grant_active_for, terms_acceptanc
 from licensing.services.grants import grant_issue, grant_revoke
 from marketplace.actors import Actor
 from marketplace.models import Dataset
-from marketplace.payments import stripe_client
+from marketplace.payments import PaymentProviderUnavailable, stripe_client, stripe_error
 from marketplace.pricing import platform_fee_cents
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
+from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.tasking import task_enqueue_on_commit
 from payouts.services import processor_fee_post, refund_post, sale_post
 
@@ -37,9 +40,17 @@ logger = logging.getLogger(__name__)
 DUPLICATE_REFUND_TASK = "licensing.tasks.order_duplicate_refund_task"
 
 
-class PaymentProviderUnavailable(ServiceError):
-    status_code = 503
-    code = "payment_provider_unavailable"
+def _order_public_id(*, organization, idempotency_key: str) -> str:
+    """The public id of the order a request with this Idempotency-Key creates: the same for a
+    retry, so the PaymentIntent's Stripe idempotency key (`order:<id>`) and its parameters are
+    the same too, and a retry after Stripe created the intent but the answer was lost gets that
+    intent back. Keyed with SECRET_KEY, so not guessable from the client's key."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(),
+        f"order:{organization.pk}:{idempotency_key}".encode(),
+        hashlib.sha256,
+    ).digest()
+    return "ord" + base64.b32encode(digest).decode().lower()[:20]
 
 
 def request_fingerprint(body: dict) -> str:
@@ -92,6 +103,7 @@ def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Orde
             code="idempotency_key_required",
         )
     fingerprint = request_fingerprint({"datasetId": dataset_id})
+    created = None  # the order this request inserts, discarded if Stripe cannot be reached
     order = Order.objects.filter(
         organization=actor.organization, idempotency_key=idempotency_key
     ).first()
@@ -127,7 +139,10 @@ def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Orde
         fee = platform_fee_cents(base)
         try:
             with transaction.atomic():
-                order = Order.objects.create(
+                order = created = Order.objects.create(
+                    public_id=_order_public_id(
+                        organization=actor.organization, idempotency_key=idempotency_key
+                    ),
                     organization=actor.organization,
                     user=actor.user,
                     dataset=dataset,
@@ -161,8 +176,29 @@ def order_create(*, actor: Actor, dataset_id: str, idempotency_key: str) -> Orde
                     code="idempotency_key_reused",
                 ) from None
     if not order.payment_intent_id:
-        _payment_intent_attach(order)
+        try:
+            _payment_intent_attach(order)
+        except PaymentProviderUnavailable:
+            if order is created:
+                _order_discard(order)
+            raise
     return order
+
+
+@transaction.atomic
+def _order_discard(order: Order) -> None:
+    """Stripe could not be reached for the order this request created: nothing is left of it
+    (no orphan order); a retry with the same Idempotency-Key creates it again with the same id
+    and gets the PaymentIntent Stripe may have created meanwhile (same idempotency key).
+    The audit log stays append-only: it records the discard after the creation."""
+    if Order.objects.filter(pk=order.pk, payment_intent_id__isnull=True).delete()[0]:
+        audit_record(
+            actor=None,
+            organization=order.organization,
+            action="order.discard",
+            obj=order,
+            data={"why": "payment provider unreachable", "order": order.public_id},
+        )
 
 
 def _open_order(*, actor: Actor, dataset: Dataset) -> Order | None:
@@ -190,10 +226,11 @@ def _payment_intent_attach(order: Order) -> None:
             },
             options={"idempotency_key": f"order:{order.public_id}"},
         )
-    except stripe.APIConnectionError as exc:
-        raise PaymentProviderUnavailable(
-            "The payment provider is unreachable; retry with the same Idempotency-Key."
-        ) from exc
+    except stripe.StripeError as exc:
+        unavailable = stripe_error(exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
     Order.objects.filter(pk=order.pk, payment_intent_id__isnull=True).update(
         payment_intent_id=intent.id, client_secret=intent.client_secret or ""
     )
@@ -366,26 +403,6 @@ def _order_apply(*, order_pk: int, state: PaymentState) -> Order:
         return order
 
 
-def order_duplicate_refund(*, order_pk: int) -> Order:
-    """Refund in full, at Stripe, an order paid for a dataset its organisation already held (the
-    Stripe idempotency key comes from our row, so a retry never refunds twice), then bring the
-    order to what Stripe says: the refund is posted and the order becomes refunded."""
-    order = Order.objects.get(pk=order_pk)
-    if order.status != Order.Status.PAID or order.refunded_cents:
-        return order
-    try:
-        stripe_client().refunds.create(
-            params={
-                "payment_intent": order.payment_intent_id,
-                "metadata": {"order_id": order.public_id, "why": "duplicate payment"},
-            },
-            options={"idempotency_key": f"duplicate-refund:{order.public_id}"},
-        )
-    except stripe.APIConnectionError as exc:
-        raise PaymentProviderUnavailable("The payment provider is unreachable.") from exc
-    return order_payment_sync(payment_intent_id=order.payment_intent_id) or order
-
-
 def order_payment_failed(*, payment_intent_id: str) -> Order | None:
     intent = stripe_client().payment_intents.retrieve(payment_intent_id)
     with transaction.atomic():
@@ -400,23 +417,6 @@ def order_payment_failed(*, payment_intent_id: str) -> Order | None:
             order.status = Order.Status.FAILED
             order.save(update_fields=["status", "updated_at"])
         return order
-
-
-@transaction.atomic
-def order_flag_dispute(*, charge_id: str, reason: str) -> Order | None:
-    order = Order.objects.select_for_update().filter(charge_id=charge_id).first()
-    if order is not None and order.disputed_at is None:
-        order.disputed_at = timezone.now()
-        order.dispute_reason = reason[:200]
-        order.save(update_fields=["disputed_at", "dispute_reason", "updated_at"])
-        audit_record(
-            actor=None,
-            organization=order.organization,
-            action="order.dispute",
-            obj=order,
-            data={"charge": charge_id, "reason": reason},
-        )
-    return order
 
 
 # --- webhook handlers (registered in LicensingConfig.ready) -----------------------------------
@@ -434,8 +434,3 @@ def handle_charge_refunded(event) -> None:
     charge = stripe_client().charges.retrieve(event.payload["data"]["object"]["id"])
     if charge.get("payment_intent"):
         order_payment_sync(payment_intent_id=charge["payment_intent"])
-
-
-def handle_dispute(event) -> None:
-    obj = event.payload["data"]["object"]
-    order_flag_dispute(charge_id=obj.get("charge", ""), reason=obj.get("reason", "") or "dispute")

@@ -395,7 +395,11 @@ class _Walk:
     def _clamd_failed(self, exc: ClamdError, m: MemberInfo) -> None:
         # One failure disables clamd for the rest of the run: a dead daemon would otherwise
         # cost a connection timeout per member.
+        # The error names the scanner's address: kept for staff (summary.py), not in findings.
         self.clamd_error = str(exc)
         self.malware.add(
-            Status.ERROR, "clamd_error", f"{m.path}: not scanned ({exc})", member=m.path
+            Status.ERROR,
+            "clamd_error",
+            f"{m.path}: not scanned (the malware scanner failed)",
+            member=m.path,
         )

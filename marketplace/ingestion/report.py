@@ -106,14 +106,20 @@ class CheckResult:
     status: Status
     summary: str
     details: dict = field(default_factory=dict)
+    """What the provider may read: never an internal address or another party's data."""
+    internal: dict = field(default_factory=dict)
+    """For staff only (the scanner's address and its error): stored apart from `details`."""
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "name": self.name,
             "status": str(self.status),
             "summary": self.summary,
             "details": self.details,
         }
+        if self.internal:
+            d["internal"] = self.internal
+        return d
 
 
 class Findings:

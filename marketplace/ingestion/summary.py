@@ -309,14 +309,14 @@ def _malware(run) -> CheckResult:
         )
     f: Findings = run.malware
     details = {
-        "clamd": run.clamd.url,
         "scanned_clean": run.scanned_clean,
         "partially_scanned": run.partially_scanned_count,
         "partially_scanned_members": run.partially_scanned,
         "max_stream_bytes": run.clamd.max_stream_bytes,
-        "clamd_error": run.clamd_error,
         **f.as_details(),
     }
+    # The scanner's address and its raw error are for staff: never in what a provider reads.
+    internal = {"clamd": run.clamd.url, "clamd_error": run.clamd_error}
     partial = (
         f"; {_plural(run.partially_scanned_count, 'member')} scanned on their first "
         f"{run.clamd.max_stream_bytes} bytes only"
@@ -331,12 +331,31 @@ def _malware(run) -> CheckResult:
             Status.FAIL,
             f"{_plural(infected, 'infected member')}: {first}{partial}",
             details,
+            internal,
         )
     if run.clamd_error:
-        return CheckResult("malware", Status.ERROR, f"clamd failed: {run.clamd_error}", details)
+        return CheckResult(
+            "malware",
+            Status.ERROR,
+            "The malware scanner failed, so the archive was not fully scanned; staff can run "
+            "the checks again.",
+            details,
+            internal,
+        )
+    if run.partially_scanned_count:
+        # A member scanned on its first bytes only was not shown to be clean: not a pass.
+        return CheckResult(
+            "malware",
+            Status.WARN,
+            f"Scanned only in part: nothing found in {_plural(run.scanned_clean, 'member')}"
+            f"{partial}.",
+            details,
+            internal,
+        )
     return CheckResult(
         "malware",
         Status.PASS,
-        f"{_plural(run.scanned_clean, 'member')} scanned by clamd, nothing found{partial}.",
+        f"{_plural(run.scanned_clean, 'member')} scanned by clamd, nothing found.",
         details,
+        internal,
     )

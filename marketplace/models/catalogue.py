@@ -260,6 +260,9 @@ class FileUpload(models.Model):
     storage_upload_id = models.CharField(max_length=1024)
     filename = models.CharField(max_length=255)
     declared_size = models.PositiveBigIntegerField()
+    # The part size the client declared with its first part-URL request (the web uploader does;
+    # the SDK never does): each part URL then signs its exact Content-Length.
+    part_size = models.PositiveBigIntegerField(null=True, blank=True)
     # What the client says the SHA-256 is; ingestion checks verify it against the bytes.
     declared_sha256 = models.CharField(max_length=64, blank=True)
     stored_size = models.PositiveBigIntegerField(null=True, blank=True)

@@ -60,6 +60,9 @@ class CheckResult(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices)
     summary = models.CharField(max_length=500)
     details = models.JSONField(default=dict, blank=True)
+    # What only staff may read: which other organisation's dataset an archive duplicates, the
+    # internal error of a scanner or of storage. `summary` and `details` are the provider's.
+    staff_details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

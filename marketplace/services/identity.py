@@ -3,9 +3,11 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -15,7 +17,7 @@ from django.utils.text import slugify
 from marketplace.actors import Actor
 from marketplace.models import ApiKey, Membership, Organization, User
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Conflict, Forbidden, NotFound
+from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.tasking import task_enqueue_on_commit
 
 KEY_PREFIX = "dc"
@@ -47,14 +49,31 @@ class IssuedKey:
 
 @transaction.atomic
 def user_create(
-    *, username: str, email: str = "", password: str | None = None, is_staff=False
+    *,
+    username: str,
+    email: str = "",
+    password: str | None = None,
+    is_staff: bool = False,
+    groups: Sequence[str] = (),
+    is_superuser: bool = False,
 ) -> User:
-    user = User(username=username, email=email, is_staff=is_staff, is_superuser=is_staff)
+    """Create a user. A staff user may use the admin but can do there only what the staff
+    `groups` they join allow (reviewer, finance, support: web/migrations/0001_staff_groups.py);
+    being staff never implies being a superuser, which must be asked for explicitly."""
+    found = list(Group.objects.filter(name__in=groups).order_by("pk"))
+    missing = sorted(set(groups) - {group.name for group in found})
+    if missing:
+        raise Invalid(f"groups: no such staff group {', '.join(missing)}.")
+    if (groups or is_superuser) and not is_staff:
+        raise Invalid("groups: only staff users join staff groups or are superusers.")
+    user = User(username=username, email=email, is_staff=is_staff, is_superuser=is_superuser)
     if password:
         user.set_password(password)
     else:
         user.set_unusable_password()
     user.save()
+    if found:
+        user.groups.add(*found)
     return user
 
 

@@ -7,15 +7,19 @@ cannot read storage ends in `error`: the submission then goes to review with the
 and staff can re-run the checks; approval requires a verified archive."""
 
 import logging
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.models import CheckResult, CheckRun, DatasetVersion, FileUpload, Submission
 from marketplace.services.audit import audit_record
+from marketplace.services.findings import duplicate_archive_finding, provider_safe
 from marketplace.storage import bucket, s3_client
 from marketplace.tasking import task_enqueue, task_enqueue_on_commit
 
@@ -85,7 +89,8 @@ def check_run_execute(*, run_pk: int) -> CheckRun:
     run = _claim(run_pk)
     if run is None:
         return CheckRun.objects.get(pk=run_pk)
-    outcome = inspect_upload(upload=run.upload, submission=run.submission)  # may raise
+    with _heartbeat(run_pk=run.pk):
+        outcome = inspect_upload(upload=run.upload, submission=run.submission)  # may raise
     return check_run_finish(run_pk=run_pk, outcome=outcome)
 
 
@@ -114,6 +119,45 @@ def _known_member_hashes(*, exclude_dataset_id: int | None):
         return known
 
     return lookup
+
+
+@contextmanager
+def _heartbeat(*, run_pk: int):
+    """While the block runs, write the run's heartbeat (CheckRun.updated_at) every
+    INGESTION_HEARTBEAT_SECONDS from a thread of its own: a run whose heartbeat stops lost its
+    worker (killed, OOM, node lost), and the sweep queues it again (check_runs_requeue_stale).
+    A hung inspection keeps beating until the task's hard time limit kills it, then stops."""
+    done = threading.Event()
+
+    def beat():
+        try:
+            while not done.wait(settings.INGESTION_HEARTBEAT_SECONDS):
+                try:
+                    check_run_heartbeat(run_pk=run_pk)
+                except Exception:  # noqa: BLE001 - a missed beat is retried on the next one
+                    logger.warning("heartbeat of check run %s failed", run_pk, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"check-run-{run_pk}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=10)
+
+
+def check_run_heartbeat(*, run_pk: int) -> None:
+    CheckRun.objects.filter(pk=run_pk, status=R.RUNNING).update(updated_at=timezone.now())
+
+
+def check_run_release(*, run_pk: int) -> None:
+    """The run's attempt failed and its task will retry later: back to `queued`, so the sweep
+    judges it by the queued threshold, not as a running pass whose heartbeat stopped."""
+    CheckRun.objects.filter(pk=run_pk, status=R.RUNNING).update(
+        status=R.QUEUED, updated_at=timezone.now()
+    )
 
 
 def inspect_upload(*, upload: FileUpload, submission: Submission) -> dict:
@@ -196,12 +240,7 @@ def check_run_finish(*, run_pk: int, outcome: dict) -> CheckRun:
             .first()
         )
         results.append(
-            {
-                "name": "duplicate_archive",
-                "status": "fail",
-                "summary": f"This archive is identical to the published {clash.filename}.",
-                "details": {"dataset": clash.dataset.public_id, "version": clash.number},
-            }
+            duplicate_archive_finding(clash, run.submission.organization_id)
             if clash
             else {
                 "name": "duplicate_archive",
@@ -216,8 +255,9 @@ def check_run_finish(*, run_pk: int, outcome: dict) -> CheckRun:
                 run=run,
                 name=r["name"],
                 status=r["status"],
-                summary=r["summary"][:500],
-                details=r.get("details") or {},
+                summary=provider_safe(r["summary"])[:500],
+                details=provider_safe(r.get("details") or {}),
+                staff_details=r.get("internal") or {},
             )
             for r in results
         ]
@@ -245,8 +285,11 @@ def check_run_fail(*, run_pk: int, error: str) -> CheckRun:
         run=run,
         name="inspection",
         status=CheckResult.Status.ERROR,
-        summary=f"The checks could not run: {error}"[:500],
+        # The error names storage or scanner addresses: staff read it, the provider does not.
+        summary="The checks could not run (storage or an inspection service was unavailable); "
+        "staff can run them again.",
         details={},
+        staff_details={"error": error[:2000]},
     )
     run.status = R.ERROR
     run.last_error = error[:2000]
@@ -295,17 +338,25 @@ def submission_checks_conclude(*, submission_pk: int) -> Submission:
 
 
 def check_runs_requeue_stale(*, now=None) -> int:
-    """A run queued or running for longer than INGESTION_STALE_SECONDS lost its task (worker
-    died before the broker redelivered, or a message was dropped): queue it again."""
+    """Queue again (beat, every INGESTION_SWEEP_SECONDS) a running run whose heartbeat is older
+    than INGESTION_STALE_SECONDS (its worker died: killed, OOM, node lost; the broker would
+    redeliver only after the ingestion visibility timeout, hours) and a queued run older than
+    INGESTION_QUEUED_STALE_SECONDS (its message was lost). Safe with a live duplicate: results
+    are written once, by the finishing transaction."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.INGESTION_STALE_SECONDS)
+    running_cutoff = now - timedelta(seconds=settings.INGESTION_STALE_SECONDS)
+    queued_cutoff = now - timedelta(seconds=settings.INGESTION_QUEUED_STALE_SECONDS)
     pks = list(
-        CheckRun.objects.filter(status__in=[R.QUEUED, R.RUNNING], updated_at__lt=cutoff)
+        CheckRun.objects.filter(
+            Q(status=R.RUNNING, updated_at__lt=running_cutoff)
+            | Q(status=R.QUEUED, updated_at__lt=queued_cutoff)
+        )
         .order_by("pk")
         .values_list("pk", flat=True)[:200]
     )
     for pk in pks:
-        CheckRun.objects.filter(pk=pk).update(updated_at=now)
+        # Queued again: judged by the queued threshold until a worker claims it.
+        CheckRun.objects.filter(pk=pk).update(status=R.QUEUED, updated_at=now)
         task_enqueue(CHECK_RUN_TASK, pk)
     return len(pks)
 

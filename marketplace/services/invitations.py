@@ -19,13 +19,49 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from marketplace.actors import Actor
-from marketplace.models import Membership, OrganizationInvitation, User
+from marketplace.models import AuditEvent, Membership, Organization, OrganizationInvitation, User
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from marketplace.services.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    ServiceError,
+)
 from marketplace.tasking import task_enqueue_on_commit
 
 TOKEN_BYTES = 32
 SEND_TASK = "marketplace.tasks.organization_invitation_send"
+
+
+class InvitationsRateLimited(ServiceError):
+    status_code = 429
+    code = "invitations_rate_limited"
+
+
+def _invitations_budget_check(*, organization: Organization, inviter: User) -> None:
+    """At most ORGANIZATION_INVITES_PER_DAY invitations (sent or re-sent) per organisation and
+    ORGANIZATION_INVITES_PER_INVITER_PER_HOUR per inviting user (security finding 7): a stolen
+    owner session cannot turn us into a spam relay. Counted from the audit rows the invitations
+    write, under a lock on the organisation row so concurrent invitations cannot overshoot."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    now = timezone.now()
+    sent = AuditEvent.objects.filter(action="membership.invite")
+    if (
+        sent.filter(organization=organization, created_at__gte=now - timedelta(days=1)).count()
+        >= settings.ORGANIZATION_INVITES_PER_DAY
+    ):
+        raise InvitationsRateLimited(
+            "This organisation has sent as many invitations as it may today; try again tomorrow."
+        )
+    if (
+        sent.filter(actor=inviter, created_at__gte=now - timedelta(hours=1)).count()
+        >= settings.ORGANIZATION_INVITES_PER_INVITER_PER_HOUR
+    ):
+        raise InvitationsRateLimited(
+            "You have sent as many invitations as you may this hour; try again later."
+        )
 
 
 def _token_hash(token: str) -> str:
@@ -47,11 +83,15 @@ def organization_invite(*, actor: Actor, email: str, role: str) -> OrganizationI
         validate_email(email)
     except ValidationError:
         raise Invalid("email: enter a valid e-mail address.", code="invalid_email") from None
+    # Valid syntax goes up to 320 characters; no deliverable address (nor our column) beyond 254.
+    if len(email) > OrganizationInvitation._meta.get_field("email").max_length:
+        raise Invalid("email: at most 254 characters.", code="invalid_email")
     if role not in Membership.Role.values:
         raise Invalid(f"role: one of {', '.join(Membership.Role.values)}.")
     org = actor.organization
     if Membership.objects.filter(organization=org, user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of {org.name}.", code="already_member")
+    _invitations_budget_check(organization=org, inviter=actor.user)
     invitation = (
         OrganizationInvitation.objects.select_for_update()
         .filter(

@@ -53,9 +53,27 @@ def dataset_search_refresh(*, dataset_pk: int) -> None:
     )
 
 
+def _verified_run(upload: FileUpload, what: str) -> CheckRun:
+    """The checks of a file about to be published: passed or only warned, checksum verified."""
+    run = CheckRun.objects.filter(upload=upload).first()
+    if (
+        run is None
+        or run.status not in (CheckRun.Status.PASSED, CheckRun.Status.WARNED)
+        or not run.verified_sha256
+    ):
+        raise Invalid(
+            f"The {what} has not passed the automatic checks (its checksum is not verified); "
+            "re-run the checks or reject the submission.",
+            code="checks_not_passed",
+        )
+    return run
+
+
 @transaction.atomic
 def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion:
-    """Publish the submission's uploaded file as the dataset's next version."""
+    """Publish the submission's uploaded file as the dataset's next version. Every file it
+    publishes (the archive and the sample) must have passed or only warned in its checks, with
+    its checksum verified; the version records the verified SHA-256 and size of each."""
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
     if submission.status != S.IN_REVIEW:
         raise Conflict(
@@ -64,16 +82,11 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
     upload = submission.file_upload
     if upload is None or upload.state != FileUpload.State.COMPLETED:
         raise Invalid("The submission has no completed dataset upload.")
-    run = CheckRun.objects.filter(upload=upload).first()
-    if (
-        run is None
-        or run.status not in (CheckRun.Status.PASSED, CheckRun.Status.WARNED)
-        or not run.verified_sha256
-    ):
-        raise Invalid(
-            "The dataset archive has not passed the automatic checks (its checksum is not verified); "
-            "re-run the checks or reject the submission."
-        )
+    run = _verified_run(upload, "dataset archive")
+    sample = submission.sample_upload
+    if sample is not None and sample.state != FileUpload.State.COMPLETED:
+        sample = None
+    sample_run = _verified_run(sample, "sample archive") if sample else None
     now = timezone.now()
     dataset = submission.dataset
     if dataset is None:
@@ -85,14 +98,6 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
     dataset.save()
 
     number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    sample = (
-        submission.sample_upload
-        if (
-            submission.sample_upload
-            and submission.sample_upload.state == FileUpload.State.COMPLETED
-        )
-        else None
-    )
     version = DatasetVersion.objects.create(
         dataset=dataset,
         number=number,
@@ -105,8 +110,8 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
         statistics=run.statistics,
         sample_key=sample.key if sample else "",
         sample_filename=f"{dataset.slug}-v{number}-sample.tar.gz" if sample else "",
-        sample_size_bytes=sample.stored_size if sample else None,
-        sample_sha256=sample.declared_sha256 if sample else "",
+        sample_size_bytes=(sample_run.verified_size or sample.stored_size) if sample else None,
+        sample_sha256=sample_run.verified_sha256 if sample else "",
         published_at=now,
         published_by=actor,
     )

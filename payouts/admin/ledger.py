@@ -1,5 +1,5 @@
-"""The ledger itself: accounts, journal transactions and their entries, and the verification
-of the hash chain."""
+"""The ledger itself: accounts, journal transactions and their entries (the verification of
+the hash chain: payouts.admin.finance)."""
 
 from django.contrib import admin
 from django.urls import reverse
@@ -11,10 +11,8 @@ from payouts.admin.base import (
     _FirstEntriesFormSet,
     _micro,
 )
-from payouts.admin.pages import _page
 from payouts.models import Entry, JournalTransaction, LedgerAccount
 from payouts.services.balances import account_balance
-from payouts.services.verify import ledger_verify
 
 
 class EntryInline(admin.TabularInline):
@@ -115,16 +113,3 @@ class EntryAdmin(ReadOnlyLedgerAdmin):
     @admin.display(description="amount (units)")
     def amount_display(self, entry):
         return _micro(entry.amount)
-
-
-def ledger_verify_view(request):
-    result = ledger_verify()
-    return _page(
-        request,
-        "Ledger verification",
-        format_html(
-            "<p><strong>{}</strong></p><p>{}</p>",
-            "OK" if result.ok else "MISMATCH",
-            str(result),
-        ),
-    )

@@ -1,15 +1,13 @@
-"""Reconciliation reports against Stripe, and running one now."""
+"""Reconciliation reports against Stripe, and running one now (a Celery task does it; see
+payouts.admin.finance)."""
 
 from django.contrib import admin
-from django.http import HttpResponseRedirect
-from django.middleware.csrf import get_token
-from django.urls import path, reverse
-from django.utils.html import format_html
+from django.urls import path
 
 from payouts.admin.base import ReadOnlyLedgerAdmin
-from payouts.admin.pages import _page, _table
+from payouts.admin.finance import reconciliation_run_view
+from payouts.admin.pages import _table
 from payouts.models import ReconciliationReport
-from payouts.services.reconciliation import reconciliation_run
 
 
 @admin.register(ReconciliationReport)
@@ -22,7 +20,9 @@ class ReconciliationReportAdmin(ReadOnlyLedgerAdmin):
     def get_urls(self):
         return [
             path(
-                "run/", self.admin_site.admin_view(self.run_view), name="payouts_reconciliation_run"
+                "run/",
+                self.admin_site.admin_view(reconciliation_run_view),
+                name="payouts_reconciliation_run",
             ),
         ] + super().get_urls()
 
@@ -35,17 +35,4 @@ class ReconciliationReportAdmin(ReadOnlyLedgerAdmin):
         return _table(
             ["problem", "object", "id", "detail"],
             [(p["problem"], p["object"], p["id"], p["detail"]) for p in report.problems],
-        )
-
-    def run_view(self, request):
-        if request.method != "POST":
-            body = format_html(
-                '<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-                '<input type="submit" value="Reconcile with Stripe now"></form>',
-                get_token(request),
-            )
-            return _page(request, "Reconcile with Stripe", body)
-        report = reconciliation_run()
-        return HttpResponseRedirect(
-            reverse("admin:payouts_reconciliationreport_change", args=[report.pk])
         )

@@ -1,22 +1,31 @@
-"""Payout runs: browse them and their lines, create runs, execute them (superusers only: this
-pays money out), export them."""
+"""Payout runs: browse them and their lines, create runs, execute them (finance staff with
+`payouts.execute_payoutrun`: this pays money out; a Celery task does it, see
+payouts.admin.finance), export them (`payouts.export_statements`). The finance overview and the
+job pages hang off this admin's URLs."""
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from payouts.admin.base import INLINE_ENTRIES_SHOWN, ReadOnlyLedgerAdmin, _FirstEntriesFormSet
-from payouts.admin.ledger import ledger_verify_view
-from payouts.admin.pages import _page
+from payouts.admin.finance import (
+    EXECUTE_RUNS,
+    EXPORT_STATEMENTS,
+    admin_page,
+    finance_overview_view,
+    job_view,
+    ledger_verify_view,
+    payout_run_execute_view,
+    perm_require,
+    runs_execute_enqueue,
+)
 from payouts.admin.statements import RUN_CSV_HEADERS, _run_csv_rows, payee_statement_view
 from payouts.exports import csv_response
 from payouts.models import PayoutLine, PayoutRun
-from payouts.services.runs import payout_run_create, payout_run_execute, payout_thresholds
+from payouts.services.runs import payout_run_create, payout_thresholds
 
 
 class PayoutLineInline(admin.TabularInline):
@@ -103,6 +112,21 @@ class PayoutRunAdmin(ReadOnlyLedgerAdmin):
                 self.admin_site.admin_view(ledger_verify_view),
                 name="payouts_verify_ledger",
             ),
+            path(
+                "finance/",
+                self.admin_site.admin_view(finance_overview_view),
+                name="payouts_finance_overview",
+            ),
+            path(
+                "<int:run_id>/execute/",
+                self.admin_site.admin_view(payout_run_execute_view),
+                name="payouts_payoutrun_execute",
+            ),
+            path(
+                "jobs/<str:job_id>/",
+                self.admin_site.admin_view(job_view),
+                name="payouts_finance_job",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -118,45 +142,36 @@ class PayoutRunAdmin(ReadOnlyLedgerAdmin):
     @admin.display(description="export and checks")
     def csv_link(self, run):
         return format_html(
-            '<a href="{}">CSV of all lines</a> · <a href="{}">ledger verification</a> · '
-            '<a href="{}">reconciliation reports</a> · <a href="{}">create runs</a>',
+            '<a href="{}">execute</a> · <a href="{}">CSV of all lines</a> · '
+            '<a href="{}">finance overview</a> · <a href="{}">reconciliation reports</a> · '
+            '<a href="{}">create runs</a>',
+            reverse("admin:payouts_payoutrun_execute", args=[run.pk]),
             reverse("admin:payouts_payoutrun_csv", args=[run.pk]),
-            reverse("admin:payouts_verify_ledger"),
+            reverse("admin:payouts_finance_overview"),
             reverse("admin:payouts_reconciliationreport_changelist"),
             reverse("admin:payouts_payoutrun_create"),
         )
 
     def has_execute_permission(self, request):
-        """Paying money out: superusers (finance) only."""
-        return request.user.is_superuser
+        """Paying money out: finance staff only."""
+        return request.user.has_perm(EXECUTE_RUNS)
+
+    def has_export_permission(self, request):
+        return request.user.has_perm(EXPORT_STATEMENTS)
 
     @admin.action(
-        description="Execute the selected runs (pays pending lines; safe to repeat)",
+        description="Execute the selected runs (a worker pays pending lines; safe to repeat)",
         permissions=["execute"],
     )
     def execute_runs(self, request, queryset):
-        for run in queryset.order_by("pk"):
-            result = payout_run_execute(run=run, actor=request.user)
-            self.message_user(
-                request,
-                f"Run {run.pk}: {result.sent} sent, {result.failed} failed, {result.paid} paid"
-                + (
-                    " — Stripe unavailable, pending lines left for the next run"
-                    if result.stripe_unavailable
-                    else ""
-                ),
-                messages.WARNING
-                if result.stripe_unavailable or result.failed
-                else messages.SUCCESS,
-            )
+        return runs_execute_enqueue(self, request, queryset)
 
-    @admin.action(description="Export the selected runs' lines as CSV")
+    @admin.action(description="Export the selected runs' lines as CSV", permissions=["export"])
     def export_csv(self, request, queryset):
         return csv_response("payout-runs.csv", RUN_CSV_HEADERS, _run_csv_rows(queryset))
 
     def create_view(self, request):
-        if not self.has_view_permission(request) or not request.user.is_superuser:
-            raise PermissionDenied
+        perm_require(request, EXECUTE_RUNS)
         if request.method == "POST":
             for currency in sorted(payout_thresholds()):
                 run = payout_run_create(currency=currency, actor=request.user)
@@ -165,16 +180,17 @@ class PayoutRunAdmin(ReadOnlyLedgerAdmin):
                     f"Created run {run.pk} ({currency}): {run.line_count} lines, {run.total_cents} cents",
                 )
             return HttpResponseRedirect(reverse("admin:payouts_payoutrun_changelist"))
-        body = format_html(
-            '<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            "<p>Create one run per configured currency ({}).</p>"
-            '<input type="submit" value="Create payout runs"></form>',
-            get_token(request),
-            ", ".join(f"{c} ≥ {t} cents" for c, t in sorted(payout_thresholds().items())),
+        thresholds = ", ".join(f"{c} ≥ {t} cents" for c, t in sorted(payout_thresholds().items()))
+        return admin_page(
+            request,
+            "admin/payouts/confirm.html",
+            "Create payout runs",
+            question=f"Create one run per configured currency ({thresholds})?",
+            button="Create payout runs",
         )
-        return _page(request, "Create payout runs", body)
 
     def csv_view(self, request, run_id: int):
+        perm_require(request, EXPORT_STATEMENTS)
         run = get_object_or_404(PayoutRun, pk=run_id)
         return csv_response(
             f"payout-run-{run.pk}.csv",

@@ -2,11 +2,9 @@
 lines of payout runs as CSV."""
 
 from django.shortcuts import get_object_or_404
-from django.utils.html import format_html
 
 from contributors.models import Payee
-from payouts.admin.base import _micro
-from payouts.admin.pages import _page, _table
+from payouts.admin.finance import EXPORT_STATEMENTS, admin_page, perm_require
 from payouts.exports import STATEMENT_CSV_HEADERS, csv_response, statement_csv_rows
 from payouts.models import PayoutLine
 from payouts.selectors import payee_statement
@@ -55,6 +53,7 @@ def _run_csv_rows(runs):
 
 
 def payee_statement_view(request, payee_id: int, currency: str):
+    perm_require(request, EXPORT_STATEMENTS)
     payee = get_object_or_404(Payee, pk=payee_id)
     rows = payee_statement(payee=payee, currency=currency)
     if request.GET.get("format") == "csv":
@@ -63,22 +62,12 @@ def payee_statement_view(request, payee_id: int, currency: str):
             STATEMENT_CSV_HEADERS,
             statement_csv_rows(rows),
         )
-    values = [
-        [
-            r["sequence"],
-            r["created_at"].isoformat(),
-            r["kind"],
-            r["idempotency_key"],
-            r["external_reference"],
-            _micro(r["amount"]),
-            _micro(r["balance"]),
-        ]
-        for r in rows
-    ]
-    body = format_html(
-        '<p>Available balance of {} in {} (units; positive = owed to the payee). <a href="?format=csv">CSV</a></p>{}',
-        payee,
-        currency,
-        _table(STATEMENT_CSV_HEADERS, values),
+    return admin_page(
+        request,
+        "admin/payouts/statement.html",
+        f"Statement of {payee}",
+        payee=payee,
+        currency=currency,
+        headers=STATEMENT_CSV_HEADERS,
+        rows=rows,
     )
-    return _page(request, f"Statement of {payee}", body)

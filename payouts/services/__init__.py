@@ -7,6 +7,8 @@ Postings:
     sale_post(*, order_ref, dataset_version, gross_cents, platform_fee_cents, currency,
               share_table=None, external_reference="") -> JournalTransaction
     refund_post(*, refund_id, amount_cents, order_ref=None, sale=None) -> JournalTransaction
+    dispute_hold_post / dispute_release_post(*, dispute_id, order_ref) -> JournalTransaction
+    dispute_loss_post(*, dispute_id, amount_cents, order_ref) -> JournalTransaction
     processor_fee_post(*, balance_transaction_id, fee_cents, currency, order_ref=None,
                        sale=None) -> JournalTransaction
     sale_hold_release(*, sale, now=None) -> JournalTransaction
@@ -51,6 +53,9 @@ from payouts.services.journal import (
 )
 from payouts.services.sales import (
     SaleRemainder,
+    dispute_hold_post,
+    dispute_loss_post,
+    dispute_release_post,
     processor_fee_post,
     refund_post,
     sale_post,
@@ -68,6 +73,9 @@ __all__ = [
     "SaleRemainder",
     "account_balance",
     "currency_totals",
+    "dispute_hold_post",
+    "dispute_loss_post",
+    "dispute_release_post",
     "holds_release",
     "journal_post",
     "ledger_chain_lock",

@@ -20,6 +20,7 @@ from payouts.services.journal import (
     ledger_chain_lock,
     payee_accounts_ensure,
 )
+from payouts.services.sales.disputes import sale_dispute_open, sales_under_open_dispute
 from payouts.services.sales.remainder import _payee_accounts_existing, sale_remainder
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,12 @@ def _hold_release(
         existing = journal_transaction_existing(key)
         if existing is not None:
             return existing, False
+        if sale_dispute_open(sale):
+            raise Invalid(
+                f"Sale {sale.idempotency_key} is disputed: its shares stay held until the "
+                "dispute is closed.",
+                code="sale_disputed",
+            )
         # Again under the lock: a refund may have been posted meanwhile.
         left = sale_remainder(sale)
         moving = [(p, amount) for p, amount in left.payees.items() if amount]
@@ -115,13 +122,15 @@ class HoldsReleaseResult:
 
 
 def sales_due_for_release(*, now: datetime):
-    """Sales past their refund window without a hold release, oldest first."""
+    """Sales past their refund window without a hold release and without an open dispute,
+    oldest first."""
     released = JournalTransaction.objects.filter(
         kind=TxKind.HOLD_RELEASE, related_transaction=OuterRef("pk")
     )
     return (
         JournalTransaction.objects.filter(kind=TxKind.SALE, created_at__lte=now - refund_window())
         .exclude(Exists(released))
+        .exclude(pk__in=sales_under_open_dispute().values("pk"))
         .order_by("sequence")
     )
 

@@ -7,14 +7,18 @@ Rules checked (each failure is one problem row of the report):
   refund id), every Stripe transfer exactly one `payout` transaction (= transfer id);
 * the other way round, every sale, refund and payout transaction matches a Stripe object (a
   sale without a reference cannot be reconciled and is reported as such);
-* clearing: for each matched charge, the ledger's PAYMENT_CLEARING movement of the sale and its
-  refunds equals what Stripe kept (charge amount - refunded amount); per currency,
+* clearing: for each matched charge, the ledger's PAYMENT_CLEARING movement of the sale, its
+  refunds and a lost dispute equals what Stripe kept (charge amount - refunded amount - the
+  amount of a lost dispute); per currency,
   PAYOUT_IN_TRANSIT equals the money of payout lines not yet transferred (pending / sending).
   Reported when not zero.
 * a matched transfer has the amount, currency and destination of its payout line.
 
 Stripe objects are listed through `stripe_client()` (auto-pagination); no database transaction
 is open during the listing. The report is stored (`ReconciliationReport`).
+
+Repairs (what Stripe has and the ledger lacks, applied through the webhook handlers,
+incrementally) live in `payouts.services.repairs`.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class _StripeSide:
     charges: list = field(default_factory=list)
     refunds: list = field(default_factory=list)
     transfers: list = field(default_factory=list)
+    disputes: list = field(default_factory=list)
 
 
 def _list_all(resource, since: int | None) -> list:
@@ -63,6 +68,7 @@ def stripe_side_fetch(*, since: int | None = None) -> _StripeSide:
         charges=[c for c in _list_all(client.charges, since) if c.get("status") == "succeeded"],
         refunds=[r for r in _list_all(client.refunds, since) if r.get("status") == "succeeded"],
         transfers=_list_all(client.transfers, since),
+        disputes=_list_all(client.disputes, since),
     )
 
 
@@ -95,7 +101,8 @@ def _clearing_of_sales(sale_ids: list[int]) -> dict[int, int]:
             JOIN payouts_entry e ON e.transaction_id = t.id
             JOIN payouts_ledgeraccount a ON a.id = e.account_id AND a.kind = %s
             WHERE t.id = ANY(%s::bigint[])
-               OR (t.related_transaction_id = ANY(%s::bigint[]) AND t.kind = 'refund')
+               OR (t.related_transaction_id = ANY(%s::bigint[])
+                   AND t.kind IN ('refund', 'dispute_loss'))
             GROUP BY 1
             """,
             [Kind.PAYMENT_CLEARING, sale_ids, sale_ids],
@@ -163,6 +170,11 @@ def reconciliation_compute(
     for refund in stripe_side.refunds:
         match(TxKind.REFUND, refund, [refund.id], "stripe_refund")
         refunded[refund.get("charge") or ""] += refund.amount
+    # A lost dispute took its amount back like a refund (dispute_loss posting); an open one is
+    # held in the ledger, not taken out of clearing, until it is decided.
+    for dispute in stripe_side.disputes:
+        if dispute.get("status") == "lost":
+            refunded[dispute.get("charge") or ""] += dispute.amount
     sale_of_charge: dict[int, object] = {}
     for charge in stripe_side.charges:
         intent = charge.get("payment_intent")

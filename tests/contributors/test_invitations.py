@@ -14,10 +14,11 @@ from marketplace.models import AuditEvent
 from tests.catalogue_helpers import api
 from tests.contributors.conftest import shares_url
 from tests.factories import make_key, make_user
+from tests.parties import verified_address
 
 pytestmark = pytest.mark.django_db
 
-CLAIM_LINK = re.compile(r"(\S+/contributors/claim/(\S+))")
+CLAIM_LINK = re.compile(r"(\S+/contributors/claim#token=(\S+))")
 
 
 def ana_and_ben(*, ana_percent="40"):
@@ -53,7 +54,7 @@ def test_saving_shares_invites_new_contributors_with_a_one_time_claim_link(
     assert dataset.name in message.subject
     assert dataset.organization.name in message.body
     url, token = claim_link(message)
-    assert url == f"https://collective.example/contributors/claim/{token}"
+    assert url == f"https://collective.example/contributors/claim#token={token}"
     ana = Contributor.objects.get(email="ana@example.org")
     # Only the hash of the token is stored.
     assert ana.invite_token_hash == invite_token_hash(token)
@@ -78,6 +79,7 @@ def test_claim_links_the_user_and_keeps_the_payee(owner, dataset):
     payee_before = ana.payee.pk
 
     secret, key = make_key()  # Ana signs up: her own user in her own organisation
+    verified_address(key.user, "ana@example.org")
     response = api(secret).post("/api/contributors/claim", {"token": token}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["email"] == "ana@example.org"
@@ -96,7 +98,9 @@ def test_claim_links_the_user_and_keeps_the_payee(owner, dataset):
     # The token works once: again, or by anybody else, it is 404.
     again = api(secret).post("/api/contributors/claim", {"token": token}, format="json")
     assert (again.status_code, again.json()["error"]) == (404, "invitation_invalid")
-    other = api(make_key()[0]).post("/api/contributors/claim", {"token": token}, format="json")
+    other_secret, other_key = make_key()
+    verified_address(other_key.user, "ana.other@example.org")
+    other = api(other_secret).post("/api/contributors/claim", {"token": token}, format="json")
     assert other.status_code == 404
 
     # A claimed contributor is not invited again.
@@ -118,7 +122,8 @@ def test_expired_invitation_is_410_and_the_next_save_sends_a_new_link(owner, dat
     owner.put(shares_url(dataset), ana_and_ben(), format="json")
     _, old_token = claim_link(invitation_to("ana@example.org"))
     time.sleep(2.1)
-    secret, _ = make_key()
+    secret, key = make_key()
+    verified_address(key.user, "ana@example.org")
     response = api(secret).post("/api/contributors/claim", {"token": old_token}, format="json")
     assert (response.status_code, response.json()["error"]) == (410, "invitation_expired")
 
@@ -135,14 +140,18 @@ def test_a_user_is_at_most_one_contributor(owner, dataset):
     owner.put(shares_url(dataset), ana_and_ben(), format="json")
     _, ana_token = claim_link(invitation_to("ana@example.org"))
     _, ben_token = claim_link(invitation_to("ben@example.org"))
-    secret, _ = make_key()
+    secret, key = make_key()
+    verified_address(key.user, "ana@example.org")
+    verified_address(key.user, "ben@example.org")
     claim = api(secret).post
     assert claim("/api/contributors/claim", {"token": ana_token}, format="json").status_code == 200
     response = claim("/api/contributors/claim", {"token": ben_token}, format="json")
     assert (response.status_code, response.json()["error"]) == (409, "contributor_already_linked")
     ben = Contributor.objects.get(email="ben@example.org")
     assert ben.user is None and ben.invite_token_hash  # Ben's link still works for Ben
-    assert contributor_claim(token=ben_token, user=make_user()).pk == ben.pk
+    key.user.emailaddress_set.filter(email="ben@example.org").delete()
+    ben_user = verified_address(make_user(), "ben@example.org")
+    assert contributor_claim(token=ben_token, user=ben_user).pk == ben.pk
 
 
 def test_mail_server_down_leaves_no_live_invitation_and_the_next_save_sends_it(
@@ -159,9 +168,9 @@ def test_mail_server_down_leaves_no_live_invitation_and_the_next_save_sends_it(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     owner.put(shares_url(dataset), ana_and_ben(), format="json")
     _, token = claim_link(invitation_to("ana@example.org"))
+    secret, key = make_key()
+    verified_address(key.user, "ana@example.org")
     assert (
-        api(make_key()[0])
-        .post("/api/contributors/claim", {"token": token}, format="json")
-        .status_code
+        api(secret).post("/api/contributors/claim", {"token": token}, format="json").status_code
         == 200
     )

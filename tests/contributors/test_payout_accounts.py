@@ -22,6 +22,7 @@ from marketplace.models import AuditEvent, StripeEvent
 from tests.catalogue_helpers import api
 from tests.contributors.conftest import emulator_events, shares_url
 from tests.factories import make_key, make_org
+from tests.parties import claim_token, verified_address
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +205,7 @@ def test_a_contributor_sets_up_their_own_payout_account(owner, dataset, stripe_e
         {"basis": "weight", "shares": [{"email": "ana@example.org", "weight": 1}]},
         format="json",
     )
-    token = mail.outbox[-1].body.split("/contributors/claim/")[1].split()[0]
+    token = claim_token(mail.outbox[-1].body)
     ana_secret, ana_key = make_key()
     ana = api(ana_secret)
 
@@ -212,7 +213,9 @@ def test_a_contributor_sets_up_their_own_payout_account(owner, dataset, stripe_e
     response = ana.post("/api/contributors/me/payout-account", {}, format="json")
     assert (response.status_code, response.json()["error"]) == (404, "not_a_contributor")
 
-    contributor = contributor_claim(token=token, user=ana_key.user)
+    contributor = contributor_claim(
+        token=token, user=verified_address(ana_key.user, "ana@example.org")
+    )
     response = ana.post("/api/contributors/me/payout-account", {}, format="json")
     assert response.status_code == 201, response.json()
     account_id = response.json()["accountId"]

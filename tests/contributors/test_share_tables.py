@@ -93,7 +93,7 @@ def test_share_tables_are_read_only_in_the_admin(owner, dataset):
     )
     table = ShareTable.objects.get(dataset=dataset)
     admin = Client()
-    admin.force_login(make_user(is_staff=True))
+    admin.force_login(make_user(is_staff=True, is_superuser=True))
     page = admin.get(f"/admin/contributors/sharetable/{table.pk}/change/")
     assert page.status_code == 200
     html = page.content.decode()

@@ -45,3 +45,23 @@ def storage_cors(live_server):
     storage_bootstrap(cors_origins=[TEST_ORIGIN, live_server.url])
     yield live_server.url
     storage_bootstrap(cors_origins=[TEST_ORIGIN])
+
+
+@pytest.fixture(autouse=True)
+def _csp_violations_fail_the_test(request):
+    """A Content-Security-Policy violation (an inline script or style, a script or connection to
+    an origin the policy does not allow) shows as a console error in Chromium: it fails the test
+    that caused it, so a page that works only with the policy off cannot pass."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    violations: list[str] = []
+
+    def collect(message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", collect)
+    yield
+    assert not violations, "CSP violations:\n" + "\n".join(violations)

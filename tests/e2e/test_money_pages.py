@@ -18,7 +18,7 @@ from payouts.services.runs import payout_run_create, payout_run_execute
 from tests.catalogue_helpers import publish_dataset
 from tests.e2e.browser import assert_accessible, screenshot
 from tests.factories import make_org, make_user
-from tests.parties import party
+from tests.parties import claim_token, party, verified_address
 from tests.payouts.conftest import payee_of, set_shares
 from tests.payouts.test_payout_runs import enable_payouts, sell_and_release
 
@@ -50,7 +50,7 @@ def claim(email: str, user) -> None:
     mail.outbox.clear()
     assert contributor_invite_send(contributor_id=contributor.pk)
     [message] = mail.outbox
-    contributor_claim(token=message.body.split("/contributors/claim/")[1].split()[0], user=user)
+    contributor_claim(token=claim_token(message.body), user=verified_address(user, email))
 
 
 @pytest.fixture

@@ -101,6 +101,8 @@ def test_an_upload_resumes_after_a_reload_and_sends_only_the_missing_parts(
     assert upload.state == "completed"
     assert upload.stored_size == upload.declared_size == len(data)
     assert upload.parts_count == 3
+    # The uploader declared its part size: every part URL signed that part's exact length.
+    assert upload.part_size == 5 * MiB
     assert upload.declared_sha256 == hashlib.sha256(data).hexdigest()
     assert Submission.objects.get(pk=submission.pk).file_upload == upload
     # The page says so without a reload, and again after one.

@@ -143,6 +143,13 @@ def test_seed_demo_is_idempotent_and_writes_working_credentials(tmp_path):
     assert second == first
     assert history() == made
     assert User.objects.filter(username="admin", is_staff=True).count() == 1
+    # One staff user per staff group, none of them a superuser; only `admin` is one.
+    for role, group in (("REVIEWER", "reviewer"), ("FINANCE", "finance"), ("SUPPORT", "support")):
+        user = User.objects.get(username=first[f"DEMO_{role}_USERNAME"])
+        assert user.check_password(first[f"DEMO_{role}_PASSWORD"])
+        assert user.is_staff and not user.is_superuser
+        assert list(user.groups.values_list("name", flat=True)) == [group]
+    assert User.objects.get(username="admin").is_superuser
     assert Organization.objects.filter(slug__in=["demo-provider", "demo-buyer"]).count() == 2
     assert ApiKey.objects.count() == 2
     assert Dataset.objects.count() == 3

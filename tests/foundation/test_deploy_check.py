@@ -51,6 +51,8 @@ def production_env(**overrides: str | None) -> dict[str, str]:
         "STRIPE_SECRET_KEY": "sk_test_" + secrets.token_hex(12),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
         "LICENSE_SIGNING_KEYS": _ed25519_pem(),
+        # Required in production (malware scan); never connected to by `check --deploy`.
+        "CLAMD_URL": "tcp://clamd.internal:3310",
     }
     for name, value in overrides.items():
         if value is None:

@@ -102,9 +102,9 @@ def test_refund_of_payment_intent(client):
     partial = client.refunds.create(params={"payment_intent": intent.id, "amount": 500})
     assert (partial.status, partial.amount) == ("succeeded", 500)
     rest = client.refunds.create(params={"payment_intent": intent.id})
-    assert rest.amount == 2000  # localstripe refunds the whole charge again: no remaining check
+    assert rest.amount == 1500  # what is left of the charge, as Stripe does
     refunds = client.refunds.list(params={"payment_intent": intent.id})
-    assert sorted(r.amount for r in refunds.data) == [500, 2000]
+    assert sorted(r.amount for r in refunds.data) == [500, 1500]
 
 
 # --- Connect accounts and onboarding ---------------------------------------------------------
@@ -395,3 +395,167 @@ def test_process_stops_cleanly_on_signal(signum):
     with run_emulator() as emulator:
         emulator.process.send_signal(signum)
         assert emulator.process.wait(timeout=10) == 0, emulator.output()
+
+
+# --- refund events and disputes (disputes.py) -----------------------------------------------
+
+
+def paid_charge(client, amount=2000):
+    intent = client.payment_intents.create(
+        params={
+            "amount": amount,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    return intent, intent.charges.data[0].id
+
+
+def test_refunds_default_to_what_is_left_and_never_exceed_the_charge(client):
+    intent, charge = paid_charge(client)
+    first = client.refunds.create(params={"payment_intent": intent.id, "amount": 500})
+    second = client.refunds.create(params={"charge": charge, "reason": "requested_by_customer"})
+    assert (first.amount, second.amount) == (500, 1500)  # the rest, not the whole charge
+    assert second.reason == "requested_by_customer"
+    with pytest.raises(stripe.InvalidRequestError) as nothing_left:
+        client.refunds.create(params={"charge": charge, "amount": 1})
+    assert nothing_left.value.code == "charge_already_refunded"
+    intent, charge = paid_charge(client)
+    with pytest.raises(stripe.InvalidRequestError) as too_much:
+        client.refunds.create(params={"charge": charge, "amount": 2001})
+    assert too_much.value.code == "amount_too_large" and too_much.value.param == "amount"
+    listed = client.refunds.list(params={"created": {"gte": first.created}, "limit": 100})
+    assert {first.id, second.id} <= {r.id for r in listed.auto_paging_iter()}
+    future = client.refunds.list(params={"created": {"gt": int(time.time()) + 3600}})
+    assert future.data == []
+
+
+def test_dispute_open_retrieve_list_and_close(client, stripe_emulator_url):
+    intent, charge = paid_charge(client, 3000)
+    opened = requests.post(
+        f"{stripe_emulator_url}/_emulator/charges/{charge}/dispute",
+        data={"reason": "product_not_received"},
+        timeout=10,
+    )
+    assert opened.status_code == 200, opened.text
+    dispute = client.disputes.retrieve(opened.json()["id"])
+    assert dispute.id.startswith("dp_") and dispute.charge == charge
+    assert (dispute.amount, dispute.status, dispute.reason) == (
+        3000,
+        "needs_response",
+        "product_not_received",
+    )
+    [withdrawal] = dispute.balance_transactions
+    assert (withdrawal.amount, withdrawal.fee, withdrawal.net) == (-3000, 1500, -4500)
+    assert withdrawal.id.startswith("txn_")
+    listed = client.disputes.list(params={"created": {"gte": dispute.created}, "limit": 100})
+    assert dispute.id in {d.id for d in listed.auto_paging_iter()}
+    assert client.disputes.list(params={"charge": charge}).data[0].id == dispute.id
+    fees = client.balance_transactions.list(params={"created": {"gte": dispute.created}})
+    assert withdrawal.id in {t.id for t in fees.auto_paging_iter()}
+    # Disputed money cannot also be refunded; a second dispute of the charge is refused.
+    with pytest.raises(stripe.InvalidRequestError):
+        client.refunds.create(params={"charge": charge})
+    again = requests.post(
+        f"{stripe_emulator_url}/_emulator/charges/{charge}/dispute", data={}, timeout=10
+    )
+    assert again.status_code == 400 and again.json()["error"]["message"]
+
+    bad = requests.post(
+        f"{stripe_emulator_url}/_emulator/disputes/{dispute.id}/close",
+        data={"status": "maybe"},
+        timeout=10,
+    )
+    assert bad.status_code == 400
+    closed = requests.post(
+        f"{stripe_emulator_url}/_emulator/disputes/{dispute.id}/close",
+        data={"status": "won"},
+        timeout=10,
+    )
+    assert closed.json()["status"] == "won"
+    dispute = client.disputes.retrieve(dispute.id)
+    assert [t.amount for t in dispute.balance_transactions] == [-3000, 3000]
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.disputes.retrieve("dp_missing")
+    assert missing.value.http_status == 404
+
+
+def _receive(emulator_url, secret, events):
+    """A receiver registered at the emulator for `events`; returns (server, received list)."""
+    _Receiver.received = []
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    requests.post(
+        f"{emulator_url}/_config/webhooks/test",
+        data={
+            "url": f"http://127.0.0.1:{receiver.server_address[1]}/webhooks/stripe",
+            "secret": secret,
+            "events[]": events,
+        },
+        timeout=10,
+    ).raise_for_status()
+    return receiver
+
+
+def _events(secret, count, emulator):
+    deadline = time.monotonic() + 15
+    while len(_Receiver.received) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_Receiver.received) >= count, emulator.output()
+    return [stripe.Webhook.construct_event(p, s, secret) for p, s in _Receiver.received]
+
+
+def test_refund_and_dispute_events_are_signed_and_delivered():
+    secret = "whsec_emulator_test"
+    with run_emulator() as emulator:  # its own process: webhook configuration is global
+        receiver = _receive(
+            emulator.url,
+            secret,
+            [
+                "refund.created",
+                "refund.updated",
+                "charge.refunded",
+                "charge.dispute.created",
+                "charge.dispute.funds_withdrawn",
+                "charge.dispute.closed",
+            ],
+        )
+        try:
+            client = stripe.StripeClient(API_KEY, base_addresses={"api": emulator.url})
+            intent, charge = paid_charge(client)
+            refund = client.refunds.create(params={"payment_intent": intent.id, "amount": 700})
+            events = _events(secret, 3, emulator)
+            assert sorted(e.type for e in events) == [
+                "charge.refunded",
+                "refund.created",
+                "refund.updated",
+            ]
+            by_type = {e.type: e for e in events}
+            assert by_type["refund.created"].data.object.id == refund.id
+            assert by_type["charge.refunded"].data.object.id == charge
+            assert by_type["charge.refunded"].data.object.amount_refunded == 700
+
+            _Receiver.received = []
+            dispute = requests.post(
+                f"{emulator.url}/_emulator/charges/{charge}/dispute", timeout=10
+            ).json()
+            assert dispute["amount"] == 1300  # what the refund left
+            events = _events(secret, 2, emulator)
+            assert sorted(e.type for e in events) == [
+                "charge.dispute.created",
+                "charge.dispute.funds_withdrawn",
+            ]
+            _Receiver.received = []
+            requests.post(
+                f"{emulator.url}/_emulator/disputes/{dispute['id']}/close",
+                data={"status": "lost"},
+                timeout=10,
+            ).raise_for_status()
+            [closed] = _events(secret, 1, emulator)
+            assert closed.type == "charge.dispute.closed"
+            assert closed.data.object.status == "lost" and closed.data.object.id == dispute["id"]
+
+        finally:
+            receiver.shutdown()
+            receiver.server_close()

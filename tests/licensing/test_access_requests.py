@@ -107,7 +107,7 @@ def test_bad_requests(provider, buyer, restricted):
     public = publish(provider, "Public one")
     private = publish(provider, "Private one", visibility="private")
     assert_error(ask(buyer, public), 422, "not_restricted")
-    assert_error(ask(buyer, private), 403, "dataset_private")
+    assert_error(ask(buyer, private), 404, "not_found")
     assert_error(ask(provider, restricted), 422)
     assert_error(ask(buyer, restricted, intendedUse=""), 400)
     missing = buyer.client.post(

@@ -43,7 +43,7 @@ def test_admin_lists_render_and_staff_can_revoke(provider, buyer):
         organization_name="Lab",
         intended_use="Research",
     )
-    staff = make_user(is_staff=True)
+    staff = make_user(is_staff=True, is_superuser=True)  # every licensing page at once
     browser = Client()
     browser.force_login(staff)
     for model in MODELS:

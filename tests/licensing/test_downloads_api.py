@@ -110,9 +110,11 @@ def test_owner_downloads_without_terms_grant_or_approval(provider):
 
 def test_private_dataset_of_another_organisation(provider, buyer):
     dataset = publish(provider, "Internal", visibility="private")
-    body = assert_error(download(buyer, dataset), 403, "dataset_private")
-    assert "private" in body["message"]
-    assert_error(sample(buyer, dataset), 403, "dataset_private")
+    # Security finding 11: outsiders learn nothing of a private dataset, not even that it is.
+    body = assert_error(download(buyer, dataset), 404, "not_found")
+    assert "private" not in body["message"]
+    assert_error(sample(buyer, dataset), 404, "not_found")
+    assert not DownloadSession.objects.exists()
     assert_error(buyer.client.post(f"/api/datasets/{dataset.slug}/download"), 404)
 
 

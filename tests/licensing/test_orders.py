@@ -4,6 +4,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
+from django.conf import settings
 from django.db import connection
 from django.test import TestCase
 
@@ -241,11 +243,13 @@ def test_dispute_is_flagged_for_staff_in_the_admin(buyer, paid_dataset, client, 
     order = order_for(buyer, paid_dataset)
     charge = pay(order)
     deliver_committed("payment_intent.succeeded", order["paymentIntentId"])
-    payload = stripe_event(
-        "charge.dispute.created", id="dp_1", object="dispute", charge=charge, reason="fraudulent"
-    )
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        assert webhook_post(payload, stripe_signature(payload)).status_code == 200
+    # Opened at the emulator (the handler reads the dispute from Stripe, not the payload).
+    dispute = requests.post(
+        f"{settings.STRIPE_API_BASE}/_emulator/charges/{charge}/dispute",
+        data={"reason": "fraudulent"},
+        timeout=10,
+    ).json()["id"]
+    deliver_committed("charge.dispute.created", dispute)
     o = Order.objects.get(public_id=order["id"])
     assert o.disputed_at is not None and o.dispute_reason == "fraudulent"
     assert buyer.client.get(f"/api/orders/{order['id']}").json()["disputed"] is True

@@ -190,13 +190,15 @@ def test_download_sample(mdc, provider, buyer, tmp_path):  # noqa: F811
         dc.download_sample(without.public_id, show_progress=False)
 
 
-def test_private_dataset_owner_only(mdc, provider, buyer, tmp_path):  # noqa: F811
+def test_private_dataset_is_unknown_to_the_sdk(mdc, provider, buyer, tmp_path):  # noqa: F811
+    """Security finding 11: a private dataset is 404 to everyone outside its organisation. The
+    SDK asks E3 without its key, so it cannot tell the owner from an outsider either: owners
+    download their private datasets through the API with their key (or the web)."""
     dataset = publish(provider, "SDK private", visibility="private")
-    mdc.use_key(buyer.secret)
-    with pytest.raises(PermissionError, match="private"):
-        dc.download_dataset(dataset.public_id, show_progress=False)
-    mdc.use_key(provider.secret)
-    path = dc.download_dataset(
-        dataset.public_id, download_directory=str(tmp_path), show_progress=False
-    )
-    assert sha256_of(path) == dataset.latest_version.sha256
+    for secret in (buyer.secret, provider.secret):
+        mdc.use_key(secret)
+        with pytest.raises(FileNotFoundError):
+            dc.download_dataset(dataset.public_id, show_progress=False)
+    assert not DownloadSession.objects.exists()
+    response = provider.client.post(f"/api/datasets/{dataset.public_id}/download")
+    assert response.status_code == 200 and response.json()["filename"]

@@ -252,15 +252,15 @@ def test_stale_or_malformed_hash_is_refused(provider, buyer):
 def test_unknown_removed_and_private_datasets(provider, buyer):
     assert_error(api().get("/api/datasets/dsnope/terms"), 404)
     private = publish(provider, "Internal", visibility="private")
-    body = assert_error(buyer.client.get(terms_url(private)), 403, "dataset_private")
-    assert "private" in body["message"]
+    body = assert_error(buyer.client.get(terms_url(private)), 404, "not_found")
+    assert "private" not in body["message"]
     assert_error(buyer.client.get(f"/api/datasets/{private.slug}/terms"), 404)
     assert provider.client.get(terms_url(private)).status_code == 200
     digest = provider.client.get(terms_url(private)).json()["termsHash"]
     assert_error(
         buyer.client.post(terms_url(private), {"termsHash": digest}, format="json"),
-        403,
-        "dataset_private",
+        404,
+        "not_found",
     )
 
     from marketplace.services.review import dataset_remove

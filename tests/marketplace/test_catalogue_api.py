@@ -343,7 +343,7 @@ def test_removed_dataset_is_410_and_unlisted(provider, reviewer):
     assert ids() == [kept.public_id]
 
 
-def test_private_dataset_is_unlisted_and_reduced_to_outsiders(provider, reviewer):
+def test_private_dataset_is_unlisted_and_unknown_to_outsiders(provider, reviewer):
     secret = provider.secret
     data = make_archive(3_000)
     private = publish(secret, reviewer, "Internal corpus", visibility="private", data=data)
@@ -351,20 +351,15 @@ def test_private_dataset_is_unlisted_and_reduced_to_outsiders(provider, reviewer
     assert ids() == [public.public_id]
     assert listing(q="internal")["total"] == 0
 
-    reduced = api().get(f"/api/datasets/{private.public_id}")
-    assert reduced.status_code == 200
-    assert reduced.json() == {
-        "id": private.public_id,
-        "filename": private.latest_version.filename,
-        "checksum": hashlib.sha256(data).hexdigest(),
-        "sizeBytes": len(data),
-        "visibility": "private",
-    }
-    assert_error(api().get(f"/api/datasets/{private.slug}"), 404)
+    # Security finding 11: no reduced record (no filename, checksum or size) for outsiders.
+    for ref in (private.public_id, private.slug):
+        assert_error(api().get(f"/api/datasets/{ref}"), 404, "not_found")
 
     outsider = api(make_key()[0])
-    assert outsider.get(f"/api/datasets/{private.public_id}").json() == reduced.json()
-    assert_error(outsider.get(f"/api/datasets/{private.slug}"), 404)
+    for ref in (private.public_id, private.slug):
+        body = assert_error(outsider.get(f"/api/datasets/{ref}"), 404, "not_found")
+        assert private.latest_version.filename not in str(body)
+    assert hashlib.sha256(data).hexdigest() == private.latest_version.sha256
 
     owner = api(secret)
     for ref in (private.public_id, private.slug):

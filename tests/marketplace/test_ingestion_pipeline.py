@@ -208,7 +208,8 @@ def test_stale_runs_are_requeued_and_complete_once(settings):
     assert run.status == CheckRun.Status.QUEUED
     assert check_runs_requeue_stale() == 0  # not stale yet
     CheckRun.objects.filter(pk=run.pk).update(
-        updated_at=timezone.now() - timezone.timedelta(seconds=settings.INGESTION_STALE_SECONDS + 1)
+        updated_at=timezone.now()
+        - timezone.timedelta(seconds=settings.INGESTION_QUEUED_STALE_SECONDS + 1)
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert check_runs_requeue_stale() == 1
@@ -218,6 +219,43 @@ def test_stale_runs_are_requeued_and_complete_once(settings):
     assert run.results.count() == len(set(run.results.values_list("name", flat=True)))
     assert Submission.objects.get(public_id=sid).status == Submission.Status.IN_REVIEW
     assert check_runs_requeue_stale() == 0
+
+
+def test_the_sweep_requeues_a_running_run_only_when_its_heartbeat_is_stale(settings):
+    """A running run whose heartbeat (updated_at) is fresher than INGESTION_STALE_SECONDS is
+    left alone, however long it has been running; a stale one (its worker died) is queued
+    again and finished by a new attempt."""
+    from django.utils import timezone
+
+    from marketplace.services.submissions import submission_after_submit, submission_submit
+
+    secret, key = make_key(uploads=True)
+    client = api(secret)
+    sid = client.post("/api/submissions", {"name": "n"}, format="json").json()["submission"]["id"]
+    client.patch(f"/api/submissions/{sid}", DATASHEET, format="json")
+    upload_bytes(client, sid, make_archive())
+    submission = submission_submit(actor=actor_for_key(key), submission_id=sid, agree=True)
+    submission_after_submit(submission_pk=submission.pk)  # its task is never sent
+    run = CheckRun.objects.get(submission=submission)
+    now = timezone.now()
+    fresh = now - timezone.timedelta(seconds=settings.INGESTION_STALE_SECONDS - 5)
+    CheckRun.objects.filter(pk=run.pk).update(
+        status=CheckRun.Status.RUNNING,
+        started_at=now - timezone.timedelta(hours=5),
+        attempts=1,
+        updated_at=fresh,
+    )
+    assert check_runs_requeue_stale(now=now) == 0
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (CheckRun.Status.RUNNING, 1)
+
+    stale = now - timezone.timedelta(seconds=settings.INGESTION_STALE_SECONDS + 5)
+    CheckRun.objects.filter(pk=run.pk).update(updated_at=stale)
+    assert check_runs_requeue_stale(now=now) == 1  # requeued; the eager worker finishes it
+    run.refresh_from_db()
+    assert run.status in (CheckRun.Status.PASSED, CheckRun.Status.WARNED)
+    assert run.attempts == 2
+    assert run.results.count() == len(set(run.results.values_list("name", flat=True)))
 
 
 def test_croissant_metadata_validates_with_mlcroissant():

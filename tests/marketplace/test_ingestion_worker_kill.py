@@ -101,6 +101,7 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
         # Short, so the restarted worker restores the dead worker's unacknowledged message now
         # rather than after the production timeout (which must exceed the longest task).
         CELERY_VISIBILITY_TIMEOUT="2",
+        INGESTION_VISIBILITY_TIMEOUT="2",
     )
     secret, _ = make_key(uploads=True)
     client = APIClient()
@@ -110,6 +111,7 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
     upload_bytes(client, sid, big_tsv_archive(480), part_size=32 * MiB)
 
     app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    routes = app.conf.task_routes
     app.conf.update(task_routes={"marketplace.tasks.*": {"queue": queue}})
     worker = start_worker(env)
     try:
@@ -129,6 +131,9 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
         )
         assert run.attempts == 1
 
+        # Restarted once the visibility timeout (2 s) has passed: the new worker's first poll
+        # restores the dead one's message (kombu otherwise looks again only every ~100 s).
+        time.sleep(3)
         worker = start_worker(env)
         wait_for(
             lambda: CheckRun.objects.filter(pk=run.pk, status__in=CheckRun.FINAL).exists(),
@@ -146,7 +151,7 @@ def test_sigkill_mid_run_then_restart_completes_the_run_once():
         ) from exc
     finally:
         app.conf.CELERY_TASK_ALWAYS_EAGER = True
-        app.conf.update(task_routes=None)
+        app.conf.update(task_routes=routes)
         log = stop(worker, timeout=30)
     run.refresh_from_db()
     assert run.status in (CheckRun.Status.PASSED, CheckRun.Status.WARNED), log[-3000:]

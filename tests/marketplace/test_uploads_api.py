@@ -188,10 +188,12 @@ def test_part_number_out_of_range(provider, number):
     assert str(number) in body["message"]
 
 
-@pytest.mark.parametrize("number", [1, 10000])
-def test_part_number_in_range_gets_a_presigned_url(provider, number):
+@pytest.mark.parametrize(("number", "size"), [(1, 1000), (10000, 10000 * 5 * MiB)])
+def test_part_number_in_range_gets_a_presigned_url(provider, number, size):
+    """In range: 1..10 000 and no more parts than the file can have (each but the last ≥ 5 MiB:
+    part 10 000 needs a file of more than 9 999 × 5 MiB)."""
     client = provider.client
-    started = start(client, new_submission(client), 1000).json()
+    started = start(client, new_submission(client), size).json()
     response = client.get(f"/api/uploads/{started['fileUploadId']}/parts/{number}")
     assert response.status_code == 200, response.json()
     url = response.json()["url"]
@@ -295,10 +297,10 @@ def test_completion_with_a_size_different_from_the_declared_one(provider):
 
 def test_parts_below_the_minimum_size_are_refused(provider):
     client = provider.client
-    data = make_archive(20_000)
+    data = os.urandom(5 * MiB + 1)  # room for two parts, so the second part URL is granted
     started = start(client, new_submission(client), len(data)).json()
     fid = started["fileUploadId"]
-    etags = [put_part(client, fid, 1, data[:10_000]), put_part(client, fid, 2, data[10_000:])]
+    etags = [put_part(client, fid, 1, data[:1]), put_part(client, fid, 2, data[1:])]
     body = {
         "uploadId": started["uploadId"],
         "parts": [{"partNumber": n, "etag": e} for n, e in enumerate(etags, start=1)],

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(make_user(is_staff=True))  # user_create makes staff superusers
+    client.force_login(make_user(is_staff=True, groups=["finance"]))
     return client
 
 

@@ -17,12 +17,13 @@ from payouts.services import refund_post, sale_post
 from payouts.services.runs import payout_run_create, payout_run_execute
 from tests.catalogue_helpers import api, publish_dataset
 from tests.factories import make_key, make_user
+from tests.parties import verified_address
 from tests.payouts.conftest import payee_of, set_shares
 from tests.payouts.test_payout_runs import enable_payouts, sell_and_release
 
 pytestmark = pytest.mark.django_db
 M = MICRO_PER_CENT
-CLAIM_LINK = re.compile(r"/contributors/claim/(\S+)")
+CLAIM_LINK = re.compile(r"/contributors/claim#token=(\S+)")
 
 
 def claimed_client(email: str):
@@ -34,7 +35,7 @@ def claimed_client(email: str):
     [message] = mail.outbox
     token = CLAIM_LINK.search(message.body).group(1)
     secret, key = make_key()
-    contributor_claim(token=token, user=key.user)
+    contributor_claim(token=token, user=verified_address(key.user, email))
     return api(secret), key
 
 

@@ -382,12 +382,12 @@ def test_dataset_filters_and_details(mdc, catalogue):
     same = ("id", "slug", "name", "filename", "checksum", "sizeBytes", "pricing", "createdAt")
     assert {f: getattr(card, f) for f in same} == {f: getattr(by_id, f) for f in same}
 
-    # A private dataset: a reduced record by id (so its owners can download with the SDK),
-    # unknown by slug; unknown ids are 404, not 410.
+    # A private dataset is unknown to anyone outside its organisation (the SDK asks E3 without
+    # its key), by id as by slug (security finding 11); unknown ids are 404, not 410.
     private = catalogue[PRIVATE]
-    reduced = dc.get_dataset_details(private.public_id)
-    assert reduced.id == private.public_id and reduced.name is None
-    assert reduced.filename == f"{private.slug}-v1.tar.gz" and reduced.visibility == "private"
+    with pytest.raises(FileNotFoundError) as excinfo:
+        dc.get_dataset_details(private.public_id)
+    assert not isinstance(excinfo.value, ResourceRemovedError)
     with pytest.raises(FileNotFoundError) as excinfo:
         dc.get_dataset_details(private.slug)
     assert not isinstance(excinfo.value, ResourceRemovedError)

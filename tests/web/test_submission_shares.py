@@ -18,7 +18,7 @@ from marketplace.models import Submission
 from marketplace.services.review import submission_approve
 from tests.catalogue_helpers import DATASHEET, api, make_archive, upload_bytes
 from tests.factories import make_key, make_org, make_user
-from tests.parties import party
+from tests.parties import claim_token, party, verified_address
 
 pytestmark = pytest.mark.django_db
 
@@ -321,11 +321,8 @@ def test_a_published_dataset_shows_each_contributor_s_invitation(
     submission.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         submission_approve(submission=submission, actor=make_user(is_staff=True))
-    token = re.search(
-        r"/contributors/claim/(\S+)",
-        next(m for m in mail.outbox if m.to == ["ana@example.org"]).body,
-    )
-    contributor_claim(token=token.group(1), user=party().user)
+    token = claim_token(next(m for m in mail.outbox if m.to == ["ana@example.org"]).body)
+    contributor_claim(token=token, user=verified_address(party().user, "ana@example.org"))
 
     html = browser(provider.user).get(url(submission)).content.decode()
     assert "In force now for" in html and "Version 1 of the dataset" in html

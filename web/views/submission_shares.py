@@ -19,7 +19,6 @@ from django.views.decorators.http import require_http_methods
 from contributors.models import Payee, ShareLine, ShareTable
 from contributors.serializers import email_mask
 from contributors.services.share_csv import (
-    FORMULA_START,
     SharesCsvInvalid,
     share_draft_import_csv,
 )
@@ -42,6 +41,7 @@ from contributors.share_selectors import (
     share_table_latest,
     table_wire_lines,
 )
+from marketplace.csv_safe import csv_cell
 from marketplace.services.errors import Invalid, ServiceError
 from web.decorators import actor_required, money_settings_allowed
 from web.share_forms import (
@@ -132,7 +132,7 @@ def _masked(row):
 
 
 def _cell(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_START) else value
+    return csv_cell(value)
 
 
 def _download(request, submission, draft) -> HttpResponse:

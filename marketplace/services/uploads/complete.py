@@ -12,8 +12,13 @@ from marketplace.services.errors import Conflict, Gone, Invalid
 from marketplace.services.submissions import (
     submission_resubmit_for_new_version,
 )
-from marketplace.services.uploads.parts import _list_stored_parts
-from marketplace.services.uploads.start import MAX_PARTS, MIN_PART_BYTES, SHA256_RE
+from marketplace.services.uploads.parts import _list_stored_parts, expected_part_length
+from marketplace.services.uploads.start import (
+    MIN_PART_BYTES,
+    SHA256_RE,
+    _submission_uploadable,
+    max_parts_for,
+)
 from marketplace.storage import bucket, s3_client
 
 
@@ -22,7 +27,9 @@ def file_upload_complete(
 ) -> FileUpload:
     """U4/S4. Idempotent: repeating a successful completion with the same checksum is a success.
     Validates the part list against what storage holds and the stored size against the declared
-    size; attaches the file to its submission. The declared SHA-256 is recorded as declared."""
+    size; attaches the file to its submission. The declared SHA-256 is recorded as declared.
+    A submission that is submitted, being checked or in review keeps its files: 409 (its
+    checks and the reviewer's decision are about the files it had when it was submitted)."""
     checksum = (checksum or "").strip().lower()
     if not SHA256_RE.match(checksum):
         raise Invalid(
@@ -36,13 +43,18 @@ def file_upload_complete(
         raise Conflict(
             "This upload was already completed with a different checksum.", code="upload_completed"
         )
+    _submission_uploadable(upload.submission)
     numbers = [p.get("partNumber") for p in parts]
     if not numbers or numbers != list(range(1, len(numbers) + 1)):
         raise Invalid(
             "parts: must list part numbers 1..N in order, without gaps.", code="invalid_parts"
         )
-    if len(numbers) > MAX_PARTS:
-        raise Invalid(f"parts: at most {MAX_PARTS} parts.", code="invalid_parts")
+    limit = max_parts_for(upload.declared_size)
+    if len(numbers) > limit:
+        raise Invalid(
+            f"parts: a file of {upload.declared_size} bytes has at most {limit} parts.",
+            code="invalid_parts",
+        )
 
     stored = _list_stored_parts(upload)
     missing = [n for n in numbers if n not in stored]
@@ -82,6 +94,7 @@ def file_upload_complete(
             f"parts: every part but the last must be at least {MIN_PART_BYTES} bytes.",
             code="part_too_small",
         )
+    _part_sizes_check(upload, [stored[n][1] for n in numbers])
 
     client = s3_client()
     try:
@@ -112,6 +125,8 @@ def file_upload_complete(
             return locked
         if locked.state != FileUpload.State.UPLOADING:
             raise Gone(f"This upload was {locked.state}.", code=f"upload_{locked.state}")
+        # Submitted while storage assembled the parts: the file stays out of the submission.
+        _submission_uploadable(submission)
         locked.state = FileUpload.State.COMPLETED
         locked.stored_size = head["ContentLength"]
         locked.parts_count = len(numbers)
@@ -139,3 +154,22 @@ def file_upload_complete(
         ):
             submission_resubmit_for_new_version(submission=submission, actor=actor)
         return locked
+
+
+def _part_sizes_check(upload: FileUpload, sizes: list[int]) -> None:
+    """Parts of one size (the declared one, when the client declared it), the last no larger:
+    how the SDK and the web uploader cut a file. Anything else was not sent by them."""
+    size = upload.part_size or sizes[0]
+    wrong = [
+        n
+        for n, got in enumerate(sizes, start=1)
+        if got
+        != expected_part_length(file_size=upload.declared_size, part_size=size, part_number=n)
+    ]
+    if wrong:
+        raise Invalid(
+            f"parts: every part but the last must hold {size} bytes and the last the rest; "
+            f"part(s) {', '.join(map(str, wrong[:20]))} do not.",
+            code="part_size_mismatch",
+            partSize=size,
+        )

@@ -14,7 +14,12 @@ from marketplace.services.errors import Conflict, Gone, Invalid, NotFound
 from marketplace.services.submissions import (
     upload_rights_require,
 )
-from marketplace.services.uploads.start import MAX_PARTS, _abort_storage_uploads
+from marketplace.services.uploads.start import (
+    MAX_PARTS,
+    MIN_PART_BYTES,
+    _abort_storage_uploads,
+    max_parts_for,
+)
 from marketplace.storage import bucket, presign_part_upload, s3_client
 
 
@@ -54,17 +59,88 @@ def file_upload_get(
     return upload
 
 
-def file_upload_part_url(*, upload: FileUpload, part_number: int) -> str:
-    """U2/S2: a short-lived URL for one part PUT. Works across client restarts until completion."""
+# S3's largest part.
+MAX_PART_BYTES = 5 * 1024**3
+
+
+def expected_part_length(*, file_size: int, part_size: int, part_number: int) -> int:
+    """Bytes of part `part_number` of a file cut in parts of `part_size` (the last one shorter)."""
+    return min(part_size, file_size - (part_number - 1) * part_size)
+
+
+def _part_size_declare(upload: FileUpload, part_size: int | None) -> int | None:
+    """The upload's part size: the one stored, else the one declared now (stored once, by the
+    first request that declares it). A different declaration later is a conflict."""
+    if part_size is None:
+        return upload.part_size
+    if not MIN_PART_BYTES <= part_size <= MAX_PART_BYTES:
+        raise Invalid(
+            f"partSize: must be between {MIN_PART_BYTES} and {MAX_PART_BYTES} bytes, got "
+            f"{part_size}.",
+            code="invalid_part_size",
+        )
+    if -(-upload.declared_size // part_size) > MAX_PARTS:
+        raise Invalid(
+            f"partSize: {part_size} bytes would need more than {MAX_PARTS} parts for "
+            f"{upload.declared_size} bytes.",
+            code="invalid_part_size",
+        )
+    if upload.part_size is None:
+        # Conditional: of two first requests racing, one declaration wins; the other compares.
+        FileUpload.objects.filter(pk=upload.pk, part_size__isnull=True).update(part_size=part_size)
+        upload.part_size = FileUpload.objects.values_list("part_size", flat=True).get(pk=upload.pk)
+    if upload.part_size != part_size:
+        raise Conflict(
+            f"partSize: this upload's parts are {upload.part_size} bytes, not {part_size}.",
+            code="part_size_mismatch",
+            partSize=upload.part_size,
+        )
+    return part_size
+
+
+def file_upload_part_url(
+    *, upload: FileUpload, part_number: int, part_size: int | None = None
+) -> str:
+    """U2/S2: a short-lived URL for one part PUT. Works across client restarts until completion.
+
+    The part number is capped by the file's size (every part but the last is at least 5 MiB).
+    A client that declares its part size (`partSize`; the web uploader does, the SDK 0.7.0 never
+    does) gets URLs that sign each part's exact length, so storage refuses an oversize part;
+    without one, completion checks the sizes of the parts storage holds."""
+    limit = max_parts_for(upload.declared_size)
     if not 1 <= part_number <= MAX_PARTS:
         raise Invalid(
             f"partNumber: must be between 1 and {MAX_PARTS}, got {part_number}.",
             code="invalid_part_number",
         )
+    if part_number > limit:
+        raise Invalid(
+            f"partNumber: a file of {upload.declared_size} bytes has at most {limit} part"
+            f"{'' if limit == 1 else 's'} of at least {MIN_PART_BYTES} bytes, got {part_number}.",
+            code="invalid_part_number",
+            maxPartNumber=limit,
+        )
     if upload.state == FileUpload.State.COMPLETED:
         raise Conflict("This upload is already completed.", code="upload_completed")
+    size = _part_size_declare(upload, part_size)
+    length = None
+    if size is not None:
+        count = -(-upload.declared_size // size)
+        if part_number > count:
+            raise Invalid(
+                f"partNumber: {upload.declared_size} bytes in parts of {size} bytes make "
+                f"{count} part{'' if count == 1 else 's'}, got {part_number}.",
+                code="invalid_part_number",
+                maxPartNumber=count,
+            )
+        length = expected_part_length(
+            file_size=upload.declared_size, part_size=size, part_number=part_number
+        )
     return presign_part_upload(
-        key=upload.key, upload_id=upload.storage_upload_id, part_number=part_number
+        key=upload.key,
+        upload_id=upload.storage_upload_id,
+        part_number=part_number,
+        content_length=length,
     )
 
 

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 from botocore.exceptions import ClientError
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from marketplace.actors import Actor
 from marketplace.models import FileUpload, Submission
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Forbidden, Invalid
+from marketplace.services.errors import Conflict, Invalid
 from marketplace.services.submissions import (
     UPLOADABLE,
     submission_get_for_org,
@@ -29,12 +29,31 @@ MIN_PART_BYTES = 5 * 1024 * 1024
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_STEM_MAX = 180
 LIVE_STATES = (FileUpload.State.UPLOADING, FileUpload.State.COMPLETED)
+# pg_advisory_xact_lock(class << 32 | organisation pk): one upload start per organisation at a
+# time checks and takes quota and session slots. Taken first in its transaction, before any
+# row lock (then the submission, then its uploads: the documented order).
+_QUOTA_LOCK_CLASS = 0x55504C44  # "UPLD"
 
 
-def _safe_filename(filename: str) -> str:
+def safe_filename(filename: str) -> str:
+    """The stored name of an uploaded archive: its base name, characters outside
+    [A-Za-z0-9._-] replaced, no leading dots, at most ~190 characters, and always its archive
+    suffix (`.tar.gz` / `.tgz`, lowercased): the suffix is split off before the stem is
+    cleaned or shortened, so ".tar.gz" or "…(200 characters).tar.gz" keep it."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    return _SAFE_NAME.sub("_", base).lstrip(".")[:200] or "archive.tar.gz"
+    lowered = base.lower()
+    suffix = next((s for s in ARCHIVE_SUFFIXES if lowered.endswith(s)), ".tar.gz")
+    stem = base[: len(base) - len(suffix)] if lowered.endswith(suffix) else base
+    stem = _SAFE_NAME.sub("_", stem).lstrip("._-")[:_STEM_MAX].rstrip(".")
+    return f"{stem or 'archive'}{suffix}"
+
+
+def max_parts_for(file_size: int) -> int:
+    """Parts a file of this size can have: every part but the last is at least MIN_PART_BYTES
+    (the S3 rule the SDK follows), and never more than MAX_PARTS."""
+    return max(1, min(MAX_PARTS, -(-file_size // MIN_PART_BYTES)))
 
 
 def _validate_start(
@@ -56,11 +75,47 @@ def _validate_start(
             code="file_too_large",
             limitBytes=settings.UPLOAD_MAX_BYTES,
         )
+    _check_organisation_limits(
+        organization=organization, submission=submission, kind=kind, file_size=file_size
+    )
+
+
+def _submission_uploadable(submission: Submission) -> None:
+    if submission.status not in UPLOADABLE:
+        raise Conflict(
+            f"This submission is {submission.status}: its files cannot change while it is "
+            "submitted, checked or in review. Wait for the review decision, then upload again.",
+            code="submission_under_review",
+            submissionStatus=submission.status,
+        )
+
+
+def _check_organisation_limits(*, organization, submission, kind: str, file_size: int) -> None:
+    """Quota and open sessions. Checked once before storage is asked (a cheap refusal) and again
+    under the organisation's upload lock, where it is authoritative."""
+    # Unfinished uploads this one supersedes are aborted when it starts: not counted.
+    superseded = {"submission": submission, "kind": kind, "state": FileUpload.State.UPLOADING}
+    open_sessions = (
+        FileUpload.objects.filter(
+            organization=organization,
+            state=FileUpload.State.UPLOADING,
+            expires_at__gt=timezone.now(),
+        )
+        .exclude(**superseded)
+        .count()
+    )
+    if open_sessions >= settings.UPLOAD_OPEN_SESSIONS_MAX:
+        raise Conflict(
+            f"Your organisation has {open_sessions} unfinished uploads, the most it may hold at "
+            "once; complete or abort one before starting another.",
+            code="too_many_open_uploads",
+            openUploads=open_sessions,
+            limit=settings.UPLOAD_OPEN_SESSIONS_MAX,
+        )
     used = (
         FileUpload.objects.filter(organization=organization, state__in=LIVE_STATES)
         .exclude(submission__status=Submission.Status.DELETED)
-        # Unfinished uploads this one supersedes are aborted when it starts: not counted.
-        .exclude(submission=submission, kind=kind, state=FileUpload.State.UPLOADING)
+        .exclude(**superseded)
         .aggregate(total=Sum("declared_size"))["total"]
         or 0
     )
@@ -83,12 +138,7 @@ def file_upload_start(
     submission = submission_get_for_org(
         organization=actor.organization, submission_id=submission_id
     )
-    if submission.status not in UPLOADABLE:
-        raise Forbidden(
-            f"This submission is {submission.status}; files can be uploaded to drafts, rejected "
-            "and published submissions only.",
-            code="submission_not_uploadable",
-        )
+    _submission_uploadable(submission)
     _validate_start(
         filename=filename,
         file_size=file_size,
@@ -103,7 +153,7 @@ def file_upload_start(
         organization=actor.organization,
         created_by=actor.user,
         kind=kind,
-        filename=_safe_filename(filename),
+        filename=safe_filename(filename),
         declared_size=file_size,
         expires_at=timezone.now() + timedelta(seconds=settings.UPLOAD_SESSION_TTL_SECONDS),
     )
@@ -114,12 +164,19 @@ def file_upload_start(
     )["UploadId"]
     try:
         with transaction.atomic():
+            # Concurrent starts of one organisation queue here, so two of them cannot both fit
+            # in the quota (or the session limit) that only one of them fits in.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s)",
+                    [(_QUOTA_LOCK_CLASS << 32) | (actor.organization.pk & 0xFFFFFFFF)],
+                )
             # Re-check under the row lock: the submission may have changed meanwhile.
             locked = Submission.objects.select_for_update().get(pk=submission.pk)
-            if locked.status not in UPLOADABLE:
-                raise Forbidden(
-                    f"This submission is {locked.status}.", code="submission_not_uploadable"
-                )
+            _submission_uploadable(locked)
+            _check_organisation_limits(
+                organization=actor.organization, submission=locked, kind=kind, file_size=file_size
+            )
             # A new upload of the same kind supersedes unfinished earlier ones (their quota is
             # released; a client still holding one gets 410 and restarts cleanly).
             superseded = list(

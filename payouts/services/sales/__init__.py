@@ -6,10 +6,17 @@ rows or the processor's ids, and returns the journal transaction.
 rows or the processor's ids, and returns the journal transaction.
 
 The package: `sale` (sale_post), `refunds` (refund_post), `fees` (processor_fee_post),
-`remainder` (what of a sale is not refunded yet) and `checks` (argument and replay checks they
+`disputes` (dispute hold, release and loss), `remainder` (what of a sale is not refunded yet) and `checks` (argument and replay checks they
 share).
 """
 
+from payouts.services.sales.disputes import (
+    dispute_hold_post,
+    dispute_loss_post,
+    dispute_release_post,
+    sale_dispute_open,
+    sales_under_open_dispute,
+)
 from payouts.services.sales.fees import processor_fee_post
 from payouts.services.sales.refunds import refund_post
 from payouts.services.sales.remainder import SaleRemainder, sale_remainder
@@ -17,9 +24,14 @@ from payouts.services.sales.sale import rotation_key_for, sale_post
 
 __all__ = [
     "SaleRemainder",
+    "dispute_hold_post",
+    "dispute_loss_post",
+    "dispute_release_post",
     "processor_fee_post",
     "refund_post",
     "rotation_key_for",
+    "sale_dispute_open",
+    "sales_under_open_dispute",
     "sale_post",
     "sale_remainder",
 ]

@@ -20,7 +20,12 @@ from payouts.services.sales.checks import (
     _require_int,
     _require_ref,
 )
-from payouts.services.sales.remainder import _payee_accounts_existing, _sale_of, sale_remainder
+from payouts.services.sales.remainder import (
+    SaleRemainder,
+    _payee_accounts_existing,
+    _sale_of,
+    sale_remainder,
+)
 from payouts.services.sales.sale import rotation_key_for
 from payouts.services.split import split_allocate
 
@@ -83,46 +88,72 @@ def refund_post(
                 f"cents of sale {sale.idempotency_key} not refunded yet.",
                 code="refund_exceeds_sale",
             )
-        rotation = rotation_key_for(key)
-        base_remaining = left.gross - left.platform_fee
-        fee_part, base_part = split_allocate(
-            refund_micro, [left.platform_fee, base_remaining], rotation_key=rotation
-        )
-        payee_ids = list(left.payees)
-        # A sale whose base price was 0 (all fee) credited no payee: nothing to take back.
-        payee_parts = (
-            split_allocate(base_part, [left.payees[p] for p in payee_ids], rotation_key=rotation)
-            if payee_ids
-            else []
-        )
-        if base_part and not payee_ids:
-            raise RuntimeError(f"sale {sale.pk}: a base part to refund but no payee entries")
-        payee_kind = Kind.PAYEE_AVAILABLE if left.released else Kind.PAYEE_PENDING
-        touched = [(p, part) for p, part in zip(payee_ids, payee_parts, strict=True) if part]
-        accounts = _payee_accounts_existing(
-            kind=payee_kind, currency=left.currency, payee_ids=[p for p, _ in touched]
-        )
-
-        lines = EntryLines()
-        lines.add(
-            platform_account(kind=Kind.PAYMENT_CLEARING, currency=left.currency), -refund_micro
-        )
-        lines.add(platform_account(kind=Kind.PLATFORM_REVENUE, currency=left.currency), fee_part)
-        lines.add_many(
-            kind=payee_kind,
-            currency=left.currency,
-            account_ids=[accounts[p] for p, _ in touched],
-            payee_ids=[p for p, _ in touched],
-            amounts=[part for _, part in touched],
-        )
-        journal, _ = journal_post(
-            check_accounts=False,  # read from the account rows just above
-            idempotency_key=key,
+        return reversal_post(
+            key=key,
             kind=TxKind.REFUND,
-            lines=lines,
-            dataset_version_id=sale.dataset_version_id,
-            share_table_id=sale.share_table_id,
-            related_transaction_id=sale.pk,
+            sale=sale,
+            left=left,
+            amount_micro=refund_micro,
             external_reference=refund_id,
         )
-        return journal
+
+
+def reversal_post(
+    *,
+    key: str,
+    kind: str,
+    sale: JournalTransaction,
+    left: SaleRemainder,
+    amount_micro: int,
+    external_reference: str,
+) -> JournalTransaction:
+    """Take `amount_micro` (at most `left.gross`) back out of a sale, proportionally (see
+    refund_post); the caller holds the chain lock and checked the key. A zero amount posts the
+    transaction without entries (the record that the sale was reversed)."""
+    rotation = rotation_key_for(key)
+    base_remaining = left.gross - left.platform_fee
+    fee_part, base_part = (
+        split_allocate(amount_micro, [left.platform_fee, base_remaining], rotation_key=rotation)
+        if amount_micro
+        else (0, 0)
+    )
+    payee_ids = list(left.payees)
+    # A sale whose base price was 0 (all fee) credited no payee: nothing to take back.
+    payee_parts = (
+        split_allocate(base_part, [left.payees[p] for p in payee_ids], rotation_key=rotation)
+        if payee_ids and base_part
+        else [0] * len(payee_ids)
+    )
+    if base_part and not payee_ids:
+        raise RuntimeError(f"sale {sale.pk}: a base part to refund but no payee entries")
+    payee_kind = Kind.PAYEE_AVAILABLE if left.released else Kind.PAYEE_PENDING
+    touched = [(p, part) for p, part in zip(payee_ids, payee_parts, strict=True) if part]
+    accounts = _payee_accounts_existing(
+        kind=payee_kind, currency=left.currency, payee_ids=[p for p, _ in touched]
+    )
+
+    lines = EntryLines()
+    if amount_micro:
+        lines.add(
+            platform_account(kind=Kind.PAYMENT_CLEARING, currency=left.currency), -amount_micro
+        )
+    if fee_part:
+        lines.add(platform_account(kind=Kind.PLATFORM_REVENUE, currency=left.currency), fee_part)
+    lines.add_many(
+        kind=payee_kind,
+        currency=left.currency,
+        account_ids=[accounts[p] for p, _ in touched],
+        payee_ids=[p for p, _ in touched],
+        amounts=[part for _, part in touched],
+    )
+    journal, _ = journal_post(
+        check_accounts=False,  # read from the account rows just above
+        idempotency_key=key,
+        kind=kind,
+        lines=lines,
+        dataset_version_id=sale.dataset_version_id,
+        share_table_id=sale.share_table_id,
+        related_transaction_id=sale.pk,
+        external_reference=external_reference,
+    )
+    return journal

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
 from marketplace.services.errors import NotFound
-from payouts.models import JournalTransaction, LedgerAccount
+from payouts.models import Entry, JournalTransaction, LedgerAccount
 
 Kind = LedgerAccount.Kind
 TxKind = JournalTransaction.Kind
@@ -37,17 +38,17 @@ def sale_remainder(sale: JournalTransaction) -> SaleRemainder:
             JOIN payouts_ledgeraccount a ON a.id = e.account_id
             WHERE e.transaction_id IN (
                 SELECT t.id FROM payouts_journaltransaction t
-                WHERE t.id = %(sale)s OR (t.related_transaction_id = %(sale)s AND t.kind = %(refund)s)
+                WHERE t.id = %(sale)s OR (
+                    t.related_transaction_id = %(sale)s AND t.kind IN (%(refund)s, %(loss)s)
+                )
             )
             GROUP BY a.kind, a.payee_id, a.currency
             ORDER BY a.payee_id NULLS FIRST, a.kind
             """,
-            {"sale": sale.pk, "refund": TxKind.REFUND},
+            {"sale": sale.pk, "refund": TxKind.REFUND, "loss": TxKind.DISPUTE_LOSS},
         )
         rows = cursor.fetchall()
-        released = JournalTransaction.objects.filter(
-            related_transaction=sale, kind=TxKind.HOLD_RELEASE
-        ).exists()
+        released = _shares_available(sale)
     currency, gross, fee, payees = None, 0, 0, {}
     for kind, payee_id, row_currency, total in rows:
         total = int(total)
@@ -62,6 +63,23 @@ def sale_remainder(sale: JournalTransaction) -> SaleRemainder:
     if gross != fee + sum(payees.values()):
         raise RuntimeError(f"sale {sale.pk} does not add up: {gross} != {fee} + payees")
     return SaleRemainder(currency, gross, fee, payees, released)
+
+
+def _shares_available(sale: JournalTransaction) -> bool:
+    """Whether the sale's payee shares sit in AVAILABLE: its hold was released and no dispute
+    hold moved them back to PENDING (a hold with entries not yet followed by its release)."""
+    kinds = {TxKind.HOLD_RELEASE, TxKind.DISPUTE_HOLD, TxKind.DISPUTE_RELEASE, TxKind.DISPUTE_LOSS}
+    rows = list(
+        JournalTransaction.objects.filter(related_transaction=sale, kind__in=kinds)
+        .annotate(moved=Exists(Entry.objects.filter(transaction=OuterRef("pk"))))
+        .values_list("kind", "external_reference", "moved")
+    )
+    if not any(kind == TxKind.HOLD_RELEASE for kind, _, _ in rows):
+        return False
+    moved = {ref for kind, ref, entry in rows if kind == TxKind.DISPUTE_HOLD and entry}
+    # Closed: won (moved back) or lost (taken out of PENDING; nothing is left of the sale).
+    closed = {ref for kind, ref, _ in rows if kind in (TxKind.DISPUTE_RELEASE, TxKind.DISPUTE_LOSS)}
+    return not (moved - closed)
 
 
 def _sale_of(*, order_ref: str | None, sale: JournalTransaction | None) -> JournalTransaction:

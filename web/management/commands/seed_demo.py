@@ -1,6 +1,7 @@
 """Idempotent demo data, so every page of the site has something to show after `make run`.
 
-- People: a staff admin; the owners of a provider organisation approved for uploads and of a
+- People: a staff admin (superuser) and one staff user per staff group (reviewer, finance,
+  support); the owners of a provider organisation approved for uploads and of a
   buyer organisation, each with a web sign-in (verified e-mail, password) and an API key; a
   contributor (web sign-in, an organisation of their own) who claimed their revenue share.
 - Catalogue (marketplace.demo_data): three published datasets (public free, restricted, paid)
@@ -70,6 +71,14 @@ from payouts.services.runs import (
 )
 
 ADMIN = "admin"
+# (variable prefix, username, staff groups, superuser): the demo's staff. `admin` may do
+# everything; each of the others only its group's job in the admin (README, Staff roles).
+STAFF = (
+    ("ADMIN", ADMIN, (), True),
+    ("REVIEWER", "reviewer", ("reviewer",), False),
+    ("FINANCE", "finance", ("finance",), False),
+    ("SUPPORT", "support", ("support",), False),
+)
 
 # (variable prefix, organisation name, slug, username, gets an API key)
 PEOPLE = (
@@ -180,19 +189,26 @@ class Command(BaseCommand):
 
     def _identities(self, previous: dict[str, str]) -> dict[str, str]:
         out = {}
-        admin = User.objects.filter(username=ADMIN).first()
-        password = previous.get("DEMO_ADMIN_PASSWORD")
-        if admin is None:
-            password = password or secrets.token_urlsafe(12)
-            admin = user_create(
-                username=ADMIN, email="admin@example.com", password=password, is_staff=True
-            )
-        elif not password or not admin.check_password(password):
-            password = secrets.token_urlsafe(12)
-            admin.set_password(password)
-            admin.save(update_fields=["password"])
-        out["DEMO_ADMIN_USERNAME"] = ADMIN
-        out["DEMO_ADMIN_PASSWORD"] = password
+        for role, username, groups, superuser in STAFF:
+            user = User.objects.filter(username=username).first()
+            password = previous.get(f"DEMO_{role}_PASSWORD")
+            if user is None:
+                password = password or secrets.token_urlsafe(12)
+                user = user_create(
+                    username=username,
+                    email=f"{username}@example.com",
+                    password=password,
+                    is_staff=True,
+                    groups=groups,
+                    is_superuser=superuser,
+                )
+            elif not password or not user.check_password(password):
+                password = secrets.token_urlsafe(12)
+                user.set_password(password)
+                user.save(update_fields=["password"])
+            out[f"DEMO_{role}_USERNAME"] = username
+            out[f"DEMO_{role}_PASSWORD"] = password
+        admin = User.objects.get(username=ADMIN)
 
         for role, org_name, slug, username, with_key in PEOPLE:
             user = User.objects.filter(username=username).first() or user_create(
@@ -292,7 +308,9 @@ class Command(BaseCommand):
             )
         contributor = Contributor.objects.get(email=email)
         if contributor.user_id is None:
-            issued = contributor_invite_issue(contributor_id=contributor.pk, delivered=True)
+            issued = contributor_invite_issue(
+                contributor_id=contributor.pk, delivered=True, organization=dataset.organization
+            )
             if issued is not None:
                 contributor = contributor_claim(token=issued[1], user=cast.contributor.user)
         if contributor.user_id != cast.contributor.user.pk:

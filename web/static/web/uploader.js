@@ -397,7 +397,10 @@
       let lastError = null;
       for (let attempt = 1; attempt <= ATTEMPTS_PER_PART && !run.stopped; attempt += 1) {
         try {
-          const { url } = await this.api("GET", `/${s.id}/parts/${part}`, undefined, run.controller.signal);
+          // Declaring the part size makes the URL sign this part's exact length: storage
+          // refuses a PUT of any other size.
+          const path = `/${s.id}/parts/${part}?partSize=${s.partSize}`;
+          const { url } = await this.api("GET", path, undefined, run.controller.signal);
           await this.put(s, run, part, url, blob);
           s.inflight.delete(part);
           s.stored.set(part, null);
