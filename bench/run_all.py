@@ -20,6 +20,7 @@ BENCHMARKS = [
     "upload",
     "web_upload",
     "web_pages",
+    "web_catalogue",
     "ingest",
     "split",
     "payout",

@@ -14,6 +14,8 @@ api_patterns = [
     path("", include("contributors.urls")),
     path("", include("licensing.urls")),
     path("", include("payouts.urls")),
+    # MDC_API_URL + "/schema-registry", the recipe of the MDC contract §8
+    path("schema-registry/", include("marketplace.registry_views")),
     # Last: any other /api/... path is the JSON 404 envelope, with DEBUG on too (Django's
     # debug 404 page would otherwise answer an API client with HTML).
     re_path(r"^", csrf_exempt(json_or_html_404), name="api-not-found"),
@@ -29,6 +31,8 @@ urlpatterns = [
     path("", include("licensing.web_urls")),
     # invitation claim page, Stripe onboarding return/refresh pages
     path("", include("contributors.web_urls")),
+    # the SDK's load_dataset schema registry (also under /api/, see marketplace/registry_views.py)
+    path("schema-registry/", include("marketplace.registry_views")),
     path("healthz", marketplace_health.healthz, name="healthz"),
     path("webhooks/stripe", marketplace_views.stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),

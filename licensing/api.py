@@ -149,7 +149,7 @@ class DatasetAccessRequestApi(APIView):
             actor=actor,
             dataset=dataset,
             name=body.validated_data["name"],
-            organization_name=body.validated_data["organizationName"],
+            organization_name=body.validated_data.get("organizationName", actor.organization.name),
             intended_use=body.validated_data["intendedUse"],
         )
         return Response(

@@ -42,7 +42,11 @@ class TermsAcceptSerializer(serializers.Serializer):
 
 class AccessRequestCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    organizationName = serializers.CharField(max_length=200)
+    organizationName = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="How your organisation names itself to the publisher; defaults to its name here.",
+    )
     intendedUse = serializers.CharField(max_length=20_000)
 
 

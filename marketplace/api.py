@@ -4,6 +4,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace import catalogue_api
+from marketplace.catalogue_serializers import submission_wire
+from marketplace.pagination import page_args, page_schema, paginate
+from marketplace.selectors import submissions_of_organization
 from marketplace.serializers import (
     ApiKeyCreateSerializer,
     ApiKeyListQuerySerializer,
@@ -12,6 +16,7 @@ from marketplace.serializers import (
     IssuedApiKeySerializer,
     MeSerializer,
     OrganizationSerializer,
+    SubmissionListQuerySerializer,
 )
 from marketplace.services.identity import (
     api_key_create,
@@ -20,6 +25,7 @@ from marketplace.services.identity import (
     api_keys_visible,
     organization_request_upload_access,
 )
+from marketplace.services.submissions import upload_rights_require
 
 
 class MeApi(APIView):
@@ -102,3 +108,27 @@ class PingApi(APIView):
     )
     def get(self, request):
         return Response({"ok": True})
+
+
+class SubmissionListApi(catalogue_api.SubmissionListApi):
+    """`/api/submissions`: E7 (POST, create a draft) and the organisation's list (GET)."""
+
+    @extend_schema(
+        parameters=[SubmissionListQuerySerializer],
+        responses=page_schema("SubmissionPage"),
+        summary="Your organisation's submissions (newest first; filter by status)",
+        description=(
+            "Every submission of the key's organisation except deleted ones, each in the shape "
+            "of `GET /api/submissions/{id}`'s `submission`. Needs upload access, as every "
+            "submission endpoint."
+        ),
+        operation_id="submissions_list",
+    )
+    def get(self, request):
+        params = SubmissionListQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        upload_rights_require(actor=request.auth)
+        rows = submissions_of_organization(
+            organization=request.auth.organization, status=params.validated_data.get("status")
+        )
+        return Response(paginate(rows, **page_args(params.validated_data)).body(submission_wire))

@@ -16,17 +16,11 @@ from marketplace.catalogue_cache import catalogue_cached
 from marketplace.croissant import croissant_document
 from marketplace.models import CheckRun, FileUpload
 from marketplace.pagination import page_schema
-from marketplace.selectors import (
-    CatalogueQuery,
-    catalogue_filters,
-    catalogue_search,
-    dataset_lookup,
-)
+from marketplace.selectors import catalogue_filters, catalogue_search, dataset_lookup
 from marketplace.services import submissions as submission_services
 from marketplace.services import uploads as upload_services
 
 ANY_OBJECT = OpenApiTypes.OBJECT
-FALSY = {"", "0", "false", "no", "off"}
 
 
 class DatasetListApi(APIView):
@@ -41,21 +35,7 @@ class DatasetListApi(APIView):
     def get(self, request):
         params = wire.CatalogueQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        v = params.validated_data
-        query = CatalogueQuery(
-            q=v.get("q", ""),
-            tasks=v["task"],
-            locales=v["locale"],
-            licenses=v["license"],
-            formats=v["format"],
-            sort=v.get("sort", ""),
-            direction=v["sortDirection"],
-            upload_date=v.get("uploadDate", ""),
-            has_sample=v.get("sample", "").strip().lower() not in FALSY if "sample" in v else False,
-            pricing=v.get("pricing", ""),
-            page=v["page"],
-            limit=v["limit"],
-        )
+        query = wire.catalogue_query(params.validated_data)
 
         def build():
             return catalogue_search(query).body(wire.dataset_card)

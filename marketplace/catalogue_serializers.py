@@ -4,9 +4,10 @@ from django.conf import settings
 from rest_framework import serializers
 
 from marketplace.models import Dataset, FileUpload, Submission, Task
+from marketplace.models.catalogue import LICENSE_FLAG_FIELDS
 from marketplace.pagination import PageQuerySerializer
 from marketplace.pricing import pricing_object
-from marketplace.selectors import UPLOAD_WINDOWS
+from marketplace.selectors import UPLOAD_WINDOWS, CatalogueQuery
 
 # --- datasets --------------------------------------------------------------------------------
 
@@ -43,6 +44,10 @@ def dataset_card(dataset: Dataset) -> dict:
         "basePriceCents": pricing["basePriceCents"],
         "pricing": pricing,
         "organization": {"name": dataset.organization.name, "slug": dataset.organization.slug},
+        # What the terms allow and require (the license's flags narrowed by the datasheet).
+        "licenseFlags": {
+            wire: getattr(dataset, LICENSE_FLAG_FIELDS[flag]) for wire, flag in FLAG_PARAMS.items()
+        },
         "createdAt": dataset.published_at.isoformat(),
         "updatedAt": version.published_at.isoformat(),
         "datasetUrl": f"{settings.PUBLIC_BASE_URL}/api/datasets/{dataset.slug}",
@@ -57,6 +62,38 @@ class MultiValueField(serializers.ListField):
             values = [v for v in dictionary.getlist(self.field_name) if v != ""]
             return values
         return super().get_value(dictionary)
+
+
+class FlagField(serializers.BooleanField):
+    """An optional `true`/`false` filter: absent or empty is no filter (None), not `false`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_null=True, default=None, **kwargs)
+
+
+class CentsOrBytesField(serializers.IntegerField):
+    """An optional non-negative integer bound (cents or bytes); empty is no bound."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False, allow_null=True, default=None, min_value=0, max_value=2**62, **kwargs
+        )
+
+    def validate_empty_values(self, data):
+        if data == "":
+            return (True, None)
+        return super().validate_empty_values(data)
+
+
+# Filter parameter → licensing's flag name (the Dataset column is LICENSE_FLAG_FIELDS[flag]).
+FLAG_PARAMS = {
+    "commercialUse": "commercial_use",
+    "derivatives": "derivatives",
+    "modelTraining": "model_training",
+    "shareAlike": "share_alike",
+    "attribution": "attribution",
+}
+FALSY = {"", "0", "false", "no", "off"}
 
 
 class CatalogueQuerySerializer(PageQuerySerializer):
@@ -81,6 +118,64 @@ class CatalogueQuerySerializer(PageQuerySerializer):
     uploadDate = serializers.ChoiceField(choices=list(UPLOAD_WINDOWS), required=False)
     sample = serializers.CharField(required=False, max_length=10)
     pricing = serializers.ChoiceField(choices=["compensated", "free"], required=False)
+    commercialUse = FlagField(
+        help_text="`true`: only datasets whose terms allow commercial use; `false`: only those "
+        "whose terms do not. The terms' flags are the license's narrowed by the datasheet."
+    )
+    derivatives = FlagField(help_text="`true`/`false`: the terms allow derivative works or not.")
+    modelTraining = FlagField(help_text="`true`/`false`: the terms allow model training or not.")
+    shareAlike = FlagField(help_text="`true`/`false`: the terms require share-alike or not.")
+    attribution = FlagField(help_text="`true`/`false`: the terms require attribution or not.")
+    minPriceCents = CentsOrBytesField(
+        help_text="Lowest price in cents a buyer pays (`pricing.totalPriceCents`: the base price "
+        "plus the platform fee, as the card shows it); free datasets cost 0. Inclusive."
+    )
+    maxPriceCents = CentsOrBytesField(
+        help_text="Highest price in cents a buyer pays (`pricing.totalPriceCents`, base plus "
+        "platform fee); free datasets cost 0, so they match any maximum. Inclusive."
+    )
+    minSizeBytes = CentsOrBytesField(
+        help_text="Smallest archive of the latest version, in bytes (`sizeBytes`). Inclusive."
+    )
+    maxSizeBytes = CentsOrBytesField(
+        help_text="Largest archive of the latest version, in bytes (`sizeBytes`). Inclusive."
+    )
+
+    def validate(self, attrs):
+        for low, high in (("minPriceCents", "maxPriceCents"), ("minSizeBytes", "maxSizeBytes")):
+            lowest, highest = attrs.get(low), attrs.get(high)
+            if lowest is not None and highest is not None and lowest > highest:
+                raise serializers.ValidationError({low: f"Must not be more than {high}."})
+        return attrs
+
+
+def catalogue_query(validated: dict) -> CatalogueQuery:
+    """The selector's query from `CatalogueQuerySerializer` data (the API and the web page)."""
+    return CatalogueQuery(
+        q=validated.get("q", ""),
+        tasks=validated["task"],
+        locales=validated["locale"],
+        licenses=validated["license"],
+        formats=validated["format"],
+        sort=validated.get("sort", ""),
+        direction=validated["sortDirection"],
+        upload_date=validated.get("uploadDate", ""),
+        has_sample=(
+            validated["sample"].strip().lower() not in FALSY if "sample" in validated else False
+        ),
+        pricing=validated.get("pricing", ""),
+        flags={
+            flag: validated[wire]
+            for wire, flag in FLAG_PARAMS.items()
+            if validated.get(wire) is not None
+        },
+        min_price_cents=validated.get("minPriceCents"),
+        max_price_cents=validated.get("maxPriceCents"),
+        min_size_bytes=validated.get("minSizeBytes"),
+        max_size_bytes=validated.get("maxSizeBytes"),
+        page=validated["page"],
+        limit=validated["limit"],
+    )
 
 
 class DatasetFiltersSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from marketplace.actors import Actor
 from marketplace.models import CheckRun, Dataset, FileUpload, Submission, User
 from marketplace.services.ingestion import check_run_execute, submission_checks_conclude
+from marketplace.services.registry import registry_schema_ensure
 from marketplace.services.review import submission_approve, submission_reject
 from marketplace.services.submissions import (
     submission_after_submit,
@@ -247,6 +248,8 @@ def demo_datasets_ensure(*, provider: Actor, reviewer: User) -> dict[str, str]:
             _ensure_object(version.archive_key, archive)
             if sample and version.sample_key:
                 _ensure_object(version.sample_key, sample)
+        # The loading schema of load_dataset, generated now rather than on the first request.
+        registry_schema_ensure(dataset=dataset)
         out[spec["env"]] = dataset.public_id
     return out
 

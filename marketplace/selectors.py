@@ -8,8 +8,10 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from marketplace.models import Dataset, Task, Visibility
+from marketplace.models import Dataset, Organization, Submission, Task, Visibility
+from marketplace.models.catalogue import LICENSE_FLAG_FIELDS
 from marketplace.pagination import Page, paginate
+from marketplace.pricing import platform_fee_cents
 from marketplace.services.errors import Gone, NotFound
 
 LISTED = (Visibility.PUBLIC, Visibility.RESTRICTED)
@@ -33,8 +35,41 @@ class CatalogueQuery:
     upload_date: str = ""
     has_sample: bool = False
     pricing: str = ""
+    # Terms flags (None: no filter; True/False: the terms must allow/require it or not), keyed
+    # by licensing's flag names (LICENSE_FLAG_FIELDS).
+    flags: dict[str, bool] = field(default_factory=dict)
+    # The price a buyer pays (base + platform fee; a free dataset costs 0), in cents.
+    min_price_cents: int | None = None
+    max_price_cents: int | None = None
+    # The latest version's archive size, in bytes.
+    min_size_bytes: int | None = None
+    max_size_bytes: int | None = None
     page: int = 1
     limit: int = 24
+
+
+def _base_price_at_least(total_cents: int) -> int:
+    """The smallest base price whose total (base + platform fee) is at least `total_cents`. The
+    total grows strictly with the base (the fee never falls), so a bisection finds it and the
+    filter stays on the indexed base price whatever the fee rate."""
+    low, high = 0, max(total_cents, 0)
+    while low < high:
+        middle = (low + high) // 2
+        if middle + platform_fee_cents(middle) >= total_cents:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _price_filter(qs: QuerySet[Dataset], query: CatalogueQuery) -> QuerySet[Dataset]:
+    paid = Q(is_paid=True, base_price_cents__isnull=False)
+    if query.min_price_cents:  # a minimum of 0 keeps everything
+        qs = qs.filter(paid, base_price_cents__gte=_base_price_at_least(query.min_price_cents))
+    if query.max_price_cents is not None:
+        highest_base = _base_price_at_least(query.max_price_cents + 1) - 1
+        qs = qs.filter(~paid | Q(base_price_cents__lte=highest_base))
+    return qs
 
 
 def _published() -> QuerySet[Dataset]:
@@ -42,7 +77,8 @@ def _published() -> QuerySet[Dataset]:
 
 
 def catalogue_search(query: CatalogueQuery) -> Page:
-    """Filters combine with AND, repeated values with OR; an unknown value matches nothing.
+    """Filters combine with AND, repeated values with OR; an unknown value matches nothing;
+    ranges include their ends.
     Ordering always ends with the primary key so pages never repeat or skip rows. A constant
     number of queries per page whatever its size: the count and the page (with organisation and
     version joined); a text search ranks ids first, then loads the page."""
@@ -63,6 +99,13 @@ def catalogue_search(query: CatalogueQuery) -> Page:
         qs = qs.filter(is_paid=True)
     elif query.pricing == "free":
         qs = qs.filter(is_paid=False)
+    if query.flags:
+        qs = qs.filter(**{LICENSE_FLAG_FIELDS[name]: value for name, value in query.flags.items()})
+    qs = _price_filter(qs, query)
+    if query.min_size_bytes is not None:
+        qs = qs.filter(size_bytes__gte=query.min_size_bytes)
+    if query.max_size_bytes is not None:
+        qs = qs.filter(size_bytes__lte=query.max_size_bytes)
 
     desc = query.direction != "asc"
     sort = query.sort or ("relevance" if query.q else "newest")
@@ -134,3 +177,20 @@ def dataset_lookup(*, id_or_slug: str, organization=None) -> Dataset:
     if dataset.removed_at is not None:
         raise Gone(f"Dataset {id_or_slug} was removed from the platform.", code="dataset_removed")
     return dataset
+
+
+# --- submissions (GET /api/submissions) ----------------------------------------------------------
+
+
+def submissions_of_organization(
+    *, organization: Organization, status: str | None = None
+) -> QuerySet[Submission]:
+    """The organisation's submissions, newest first, without the deleted ones (gone, 410 by
+    id); what `submission_wire` reads in the same query."""
+    rows = (
+        Submission.objects.filter(organization=organization)
+        .exclude(status=Submission.Status.DELETED)
+        .select_related("file_upload", "sample_upload", "dataset")
+        .order_by("-created_at", "-pk")
+    )
+    return rows.filter(status=status) if status else rows

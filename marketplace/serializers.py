@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from marketplace.models import ApiKey, Organization
+from marketplace.models import ApiKey, Organization, Submission
+from marketplace.pagination import PageQuerySerializer
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -71,3 +72,11 @@ class MeSerializer(serializers.Serializer):
     role = serializers.CharField()
     apiKey = ApiKeySerializer()
     canUpload = serializers.BooleanField()
+
+
+class SubmissionListQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(
+        choices=[s for s in Submission.Status.values if s != Submission.Status.DELETED],
+        required=False,
+        help_text="Only submissions in this state.",
+    )

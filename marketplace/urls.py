@@ -26,7 +26,8 @@ urlpatterns = [
         name="dataset-croissant",
     ),
     # Submissions
-    path("submissions", catalogue_api.SubmissionListApi.as_view(), name="submissions"),
+    # GET lists (marketplace/api.py), POST is E7 (catalogue_api).
+    path("submissions", api.SubmissionListApi.as_view(), name="submissions"),
     path(
         "submissions/<str:submission_id>",
         catalogue_api.SubmissionDetailApi.as_view(),

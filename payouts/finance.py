@@ -307,7 +307,22 @@ class FinanceOverview:
 
     @property
     def report_problems(self) -> list[dict]:
-        return self.report.problems[:PROBLEMS_SHOWN] if self.report else []
+        """The first PROBLEMS_SHOWN problems, most pressing first: our own ledger's entries
+        with nothing at Stripe, then clearing differences, then Stripe objects we lack (the
+        page links to the whole report for the rest)."""
+        if not self.report:
+            return []
+
+        def rank(problem: dict) -> int:
+            if str(problem.get("object", "")).startswith("ledger_"):
+                return 0
+            return 1 if problem.get("problem") == "clearing_not_zero" else 2
+
+        return sorted(self.report.problems, key=rank)[:PROBLEMS_SHOWN]
+
+    @property
+    def report_problems_hidden(self) -> int:
+        return max(0, len(self.report.problems) - PROBLEMS_SHOWN) if self.report else 0
 
 
 def finance_overview(*, now: datetime | None = None) -> FinanceOverview:

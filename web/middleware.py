@@ -40,7 +40,8 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             return parts
         update = dict(parts.update or {})
         extra = {
-            "connect-src": storage_origins(),
+            # Stripe.js's confirmPayment calls Stripe's API (the emulator's in development).
+            "connect-src": [*storage_origins(), origin_of(settings.STRIPE_API_BASE)],
             "script-src": [origin_of(settings.STRIPE_JS_URL)],
             "frame-src": [origin_of(settings.STRIPE_JS_URL)],
         }

@@ -1,11 +1,20 @@
 from django.urls import path
 
-from web.views import datasets, home, keys, organizations, submission_files, submissions
+from web.views import (
+    catalogue,
+    datasets,
+    home,
+    keys,
+    organizations,
+    submission_files,
+    submissions,
+)
 from web.views.contributor import (
     contributions_page,
     contributions_payout_account,
     contributions_statement,
 )
+from web.views.dataset_schema import dataset_schema
 from web.views.money import money_page, money_payout_account, money_statement
 from web.views.submission_shares import submission_shares
 
@@ -14,6 +23,11 @@ app_name = "web"
 urlpatterns = [
     path("", home.home, name="home"),
     path("dashboard", home.dashboard, name="dashboard"),
+    # The buyer's catalogue and dataset pages (web/views/catalogue.py); `/datasets/<id>/terms`
+    # (licensing.web_urls) has one more segment, so these never shadow it.
+    path("datasets", catalogue.catalogue, name="catalogue"),
+    path("datasets/<str:slug>", catalogue.dataset_page, name="catalogue_dataset"),
+    path("datasets/<str:slug>/sample", catalogue.dataset_sample, name="catalogue_dataset_sample"),
     path("organizations/new", organizations.organization_new, name="organization_new"),
     path("organizations/switch", organizations.organization_switch, name="organization_switch"),
     path("organization", organizations.organization_page, name="organization"),
@@ -79,6 +93,11 @@ urlpatterns = [
     # The provider workspace: datasets and access requests (web/views/datasets.py).
     path("organization/datasets", datasets.dataset_list, name="datasets"),
     path("organization/datasets/<str:dataset_id>", datasets.dataset_detail, name="dataset_detail"),
+    path(
+        "organization/datasets/<str:dataset_id>/schema",
+        dataset_schema,
+        name="dataset_schema",
+    ),
     path(
         "organization/datasets/<str:dataset_id>/access-settings",
         datasets.dataset_access_settings,

@@ -167,6 +167,10 @@ STRIPE_EVENT_LEASE_SECONDS = env.int("STRIPE_EVENT_LEASE_SECONDS", default=600)
 # web.middleware.ContentSecurityPolicyMiddleware. Stripe.js: https://js.stripe.com in production;
 # in development the emulator serves a fake one.
 STRIPE_JS_URL = env("STRIPE_JS_URL", default=f"{STRIPE_API_BASE}/js.stripe.com/v3/")
+# --- Paying in the browser (issue 12, licensing/views_access.py) ---
+# The publishable key Stripe.js is initialised with on the order page (pk_live_/pk_test_ of the
+# same account as STRIPE_SECRET_KEY); the emulator's stand-in accepts any pk_ key.
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="pk_test_datacollective_local")
 CONTENT_SECURITY_POLICY = {
     "EXCLUDE_URL_PREFIXES": [],
     "DIRECTIVES": {

@@ -134,3 +134,13 @@ del _name, _defaults, _value
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 if not STRIPE_JS_URL.startswith("https://js.stripe.com/"):
     raise ImproperlyConfigured("STRIPE_JS_URL must be served by https://js.stripe.com.")
+# The order page initialises Stripe.js with the account's publishable key: required, and never
+# the development default (a buyer's page would otherwise fail to pay).
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
+if (
+    not STRIPE_PUBLISHABLE_KEY.startswith(("pk_live_", "pk_test_"))
+    or STRIPE_PUBLISHABLE_KEY == "pk_test_datacollective_local"
+):
+    raise ImproperlyConfigured(
+        "STRIPE_PUBLISHABLE_KEY must be the account's pk_live_/pk_test_ key, not the development one."
+    )

@@ -8,6 +8,8 @@ from localstripe.resources import store
 from .connect import Account, Transfer, account_link
 from .disputes import Dispute
 from .idempotency import idempotency_middleware
+from .stripe_js import routes as stripe_js_routes
+from .stripe_js import stripe_js_middleware
 
 
 def _api(func):
@@ -113,6 +115,7 @@ def _routes():
     yield "DELETE", "/_emulator/webhooks/{id}", _webhook_remove
     yield "POST", "/_emulator/accounts/{id}/complete_onboarding", _complete_onboarding
     yield "GET", "/_emulator/onboarding/{id}", _onboarding_page
+    yield from stripe_js_routes()  # the Stripe.js stand-in's confirmPayment
 
 
 _installed = False
@@ -135,6 +138,7 @@ def create_app() -> web.Application:
         position = middlewares.index(localstripe.auth_middleware)
         middlewares[position] = auth_middleware
         middlewares.insert(position + 1, idempotency_middleware)  # after auth, like Stripe
+        middlewares.insert(position, stripe_js_middleware)  # our Stripe.js, not localstripe's
         for method, path, handler in _routes():
             app.router.add_route(method, path, handler)
         _installed = True

@@ -15,7 +15,7 @@ from licensing.models.downloads import new_download_id
 from licensing.request_meta import source_function
 from licensing.selectors import AccessFacts, dataset_terms, download_context, private_check
 from marketplace.actors import Actor
-from marketplace.models import Dataset, Organization, Visibility
+from marketplace.models import Dataset, DatasetVersion, Organization, Visibility
 from marketplace.pricing import pricing_object
 from marketplace.services.errors import Conflict, Forbidden, NotFound
 from marketplace.storage import presign_download
@@ -177,12 +177,27 @@ class DownloadOffer:
 
 
 def download_session_start(
-    *, actor: Actor, id_or_slug: str, kind: str, user_agent: str, ip: str | None
+    *,
+    actor: Actor,
+    id_or_slug: str,
+    kind: str,
+    user_agent: str,
+    ip: str | None,
+    version_number: int | None = None,
 ) -> DownloadOffer:
-    """E4 (kind dataset) / E6 (kind sample): check access, presign, record the session."""
+    """E4 (kind dataset) / E6 (kind sample): check access, presign, record the session. The
+    latest version unless `version_number` names an earlier one (the library's per-version
+    buttons; the same access rules: a grant covers every version of its dataset)."""
     organization = actor.organization
     dataset, facts = download_context(id_or_slug=id_or_slug, organization=organization)
     version = dataset.latest_version
+    if version_number is not None and version_number != version.number:
+        version = DatasetVersion.objects.filter(dataset=dataset, number=version_number).first()
+        if version is None or kind != Kind.DATASET:
+            raise NotFound(
+                f"Dataset {dataset.public_id} has no version {version_number}.",
+                code="no_such_version",
+            )
     # Whether a private dataset has a sample is its organisation's business.
     private_check(dataset=dataset, organization=organization)
     if kind == Kind.SAMPLE and not (

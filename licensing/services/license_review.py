@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from licensing.models import License
+from licensing.services.license_flags import license_datasets_flags_sync, license_datasets_lock
 from marketplace.catalogue_cache import catalogue_changed
 from marketplace.models import User
 from marketplace.services.audit import audit_record
@@ -16,11 +17,13 @@ def license_flags_set(
 ) -> License:
     """Set what a license allows and requires, its notes for buyers, and whether staff reviewed
     it. The flags are part of every dataset's terms under the license, so a change makes buyers
-    accept again and shows in the catalogue: the change is audited (before and after) and the
-    catalogue cache invalidated. Unknown flag names are refused."""
+    accept again and shows in the catalogue: the change is audited (before and after), every
+    dataset under the license gets its new terms flags, and the catalogue cache is
+    invalidated. Unknown flag names are refused."""
     unknown = set(flags) - set(FLAGS)
     if unknown:
         raise ValueError(f"unknown license flags: {sorted(unknown)}")
+    license_datasets_lock(license=license)  # datasets before the license (see license_flags)
     row = License.objects.select_for_update().get(pk=license.pk)
     before = {name: getattr(row, name) for name in (*FLAGS, "notes", "reviewed")}
     after = {**before, **{k: bool(v) for k, v in flags.items()}}
@@ -30,6 +33,8 @@ def license_flags_set(
         for name in changed:
             setattr(row, name, after[name])
         row.save(update_fields=[*changed, "updated_at"])
+        if set(changed) & set(FLAGS):  # the catalogue filters on every dataset's flags
+            license_datasets_flags_sync(license=row)
         catalogue_changed()
         audit_record(
             actor=actor,

@@ -2,6 +2,7 @@ from .audit import AuditEvent
 from .catalogue import Dataset, DatasetVersion, FileUpload, Submission, Task, Visibility
 from .identity import ApiKey, Membership, Organization, OrganizationInvitation, User
 from .ingestion import CheckResult, CheckRun
+from .registry import RegistrySchema
 from .stripe_events import StripeEvent
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Membership",
     "Organization",
     "OrganizationInvitation",
+    "RegistrySchema",
     "StripeEvent",
     "Submission",
     "Task",

@@ -77,6 +77,16 @@ class DatasheetFields(models.Model):
         abstract = True
 
 
+# License flag (licensing's name) → the Dataset column that holds it for the catalogue.
+LICENSE_FLAG_FIELDS = {
+    "commercial_use": "allows_commercial_use",
+    "derivatives": "allows_derivatives",
+    "model_training": "allows_model_training",
+    "share_alike": "requires_share_alike",
+    "attribution": "requires_attribution",
+}
+
+
 class Dataset(DatasheetFields):
     public_id = models.CharField(max_length=32, unique=True, default=new_dataset_id)
     slug = models.SlugField(max_length=120, unique=True)
@@ -97,6 +107,14 @@ class Dataset(DatasheetFields):
     removed_at = models.DateTimeField(null=True, blank=True)
     removal_reason = models.TextField(blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
+    # What the dataset's terms allow and require (its license's flags narrowed by the datasheet),
+    # written by licensing when a version is published and when staff change a license's flags
+    # (see LICENSE_FLAG_FIELDS); the restrictive reading until then. The catalogue filters on them.
+    allows_commercial_use = models.BooleanField(default=False)
+    allows_derivatives = models.BooleanField(default=False)
+    allows_model_training = models.BooleanField(default=False)
+    requires_share_alike = models.BooleanField(default=False)
+    requires_attribution = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -119,6 +137,28 @@ class Dataset(DatasheetFields):
             models.Index(fields=["locale"], name="dataset_locale"),
             models.Index(fields=["license_abbreviation"], name="dataset_license"),
             models.Index(fields=["format"], name="dataset_format"),
+            models.Index(fields=["base_price_cents"], name="dataset_base_price"),
+            # The two flags buyers filter on most, for the listed catalogue newest first.
+            models.Index(
+                fields=["-published_at", "-id"],
+                name="dataset_listed_commercial",
+                condition=models.Q(
+                    allows_commercial_use=True,
+                    latest_version__isnull=False,
+                    removed_at__isnull=True,
+                    visibility__in=["public", "restricted"],
+                ),
+            ),
+            models.Index(
+                fields=["-published_at", "-id"],
+                name="dataset_listed_training",
+                condition=models.Q(
+                    allows_model_training=True,
+                    latest_version__isnull=False,
+                    removed_at__isnull=True,
+                    visibility__in=["public", "restricted"],
+                ),
+            ),
         ]
 
     def __str__(self):

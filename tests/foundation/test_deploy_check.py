@@ -53,6 +53,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
         "LICENSE_SIGNING_KEYS": _ed25519_pem(),
         # Required in production (malware scan); never connected to by `check --deploy`.
         "CLAMD_URL": "tcp://clamd.internal:3310",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_" + secrets.token_hex(12),
     }
     for name, value in overrides.items():
         if value is None:
@@ -99,3 +100,32 @@ def test_production_refuses_to_start_without_secret_key(value):
     assert result.returncode != 0, output
     assert "ImproperlyConfigured" in output, output
     assert "DJANGO_SECRET_KEY" in output, output
+
+
+@pytest.mark.parametrize("value", [None, "", "pk_test_datacollective_local", "sk_test_wrong"])
+def test_production_refuses_a_missing_or_development_publishable_key(value):
+    result = manage("check", env=production_env(STRIPE_PUBLISHABLE_KEY=value))
+    assert result.returncode != 0
+    assert "STRIPE_PUBLISHABLE_KEY" in result.stderr
+
+
+def test_the_image_build_step_sets_every_variable_production_requires():
+    """deploy/Dockerfile runs collectstatic with production settings and placeholder values:
+    each variable production.py requires must be among them (a new required setting would
+    otherwise break the image build, which CI does not run)."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    step = dockerfile[: dockerfile.index("manage.py collectstatic")]
+    step = step[step.rindex("RUN ") :]
+    assignments = dict(re.findall(r"([A-Z_][A-Z0-9_]*)=(\S+)", step))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(ROOT)),
+        "LANG": "C.UTF-8",
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        **{name: value.strip('"') for name, value in assignments.items()},
+    }
+    # The step generates a throw-away signing key with a shell command substitution.
+    assert env.get("LICENSE_SIGNING_KEYS", "").startswith("$(")
+    env["LICENSE_SIGNING_KEYS"] = _ed25519_pem()
+    result = manage("check", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
