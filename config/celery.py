@@ -58,6 +58,12 @@ BEAT_SCHEDULE = {
         "task": "payouts.tasks.reconcile_repair",
         "schedule": crontab(minute=41),
     },
+    # Provable statements (issue 13 §4): the previous month's signed Merkle root, on the 1st
+    # (idempotent; a root differing from the published one is refused, never overwritten).
+    "payouts-statement-root": {
+        "task": "payouts.tasks.statement_root_publish_previous",
+        "schedule": crontab(day_of_month=1, hour=2, minute=30),
+    },
     # Access requests pending too long are flagged to staff; grants past their end expire.
     "access-requests-mark-stale": {
         "task": "licensing.tasks.access_requests_mark_stale",
@@ -66,6 +72,11 @@ BEAT_SCHEDULE = {
     "grants-mark-expired": {
         "task": "licensing.tasks.grants_mark_expired",
         "schedule": crontab(minute="*/15"),
+    },
+    # Outbound events to licensees: deliveries whose retry time came (or whose task was lost).
+    "event-deliveries-send-due": {
+        "task": "marketplace.events.tasks.event_deliveries_send_due",
+        "schedule": 60.0,
     },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing import serializers as wire
+from licensing.compliance import training_data_summary
 from licensing.models import DownloadSession, TermsAcceptance
 from licensing.request_meta import client_ip, user_agent
 from licensing.selectors import (
@@ -378,3 +379,27 @@ class DatasetDownloadsApi(APIView):
         dataset = dataset_of_owner(organization=request.auth.organization, id_or_slug=id_or_slug)
         rows = downloads_of_dataset(dataset=dataset)
         return Response(_paged(params.validated_data, rows, wire.download_wire))
+
+
+# --- compliance pack -----------------------------------------------------------------------------
+
+
+class TrainingDataSummaryApi(APIView):
+    @extend_schema(
+        responses=OBJ,
+        summary="EU AI Act training-data summary of your organisation's licensed datasets",
+        description=(
+            "For each dataset your organisation holds a grant in force for, the section on "
+            "licensed non-public data of the public summary of training content (AI Act Art. "
+            "53(1)(d)), following the EU AI Office template of July 2025 (named in `template`): "
+            "modality, size (bytes, rows, audio hours, from the ingestion statistics), "
+            "languages, time span, provider, license ids, terms hashes, certificate ids, the "
+            "datasheet's consent statements, withdrawals handled and the Croissant link. "
+            "Revoked and expired grants are listed under `excludedGrants`, not summarised. "
+            "Shape: licensing/schemas/training_data_summary.schema.json. Printable at "
+            "/library/compliance."
+        ),
+        operation_id="compliance_training_data_summary",
+    )
+    def get(self, request):
+        return Response(training_data_summary(organization=request.auth.organization))

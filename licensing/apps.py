@@ -18,8 +18,24 @@ class LicensingConfig(AppConfig):
         # app to a lower layer's change, wired here so marketplace never imports licensing).
         post_save.connect(dataset_saved, sender=Dataset, dispatch_uid="licensing-dataset-saved")
 
+        # Outbound events to grant holders (issue 13 §1): only licensing knows who holds one.
+        from licensing.services import events as licensee_events
+        from marketplace.events import signals as catalogue_signals
+
+        catalogue_signals.dataset_version_published.connect(
+            licensee_events.on_dataset_version_published, dispatch_uid="licensing-version-event"
+        )
+        catalogue_signals.dataset_removed.connect(
+            licensee_events.on_dataset_removed, dispatch_uid="licensing-removed-event"
+        )
+
         from licensing.services import disputes, orders, refunds
+        from licensing.signing import jws_sign
         from marketplace.webhooks import stripe_handler_register
+        from payouts.services.proofs.build import statement_signer_register
+
+        # The monthly statement roots are signed with the license-signing keys.
+        statement_signer_register(jws_sign)
 
         stripe_handler_register("payment_intent.succeeded", orders.handle_payment_intent_event)
         stripe_handler_register("payment_intent.canceled", orders.handle_payment_intent_event)

@@ -55,4 +55,9 @@ urlpatterns = [
         name="grant-certificate",
     ),
     path("certificates/verify", api.CertificateVerifyApi.as_view(), name="certificate-verify"),
+    path(
+        "compliance/training-data-summary",
+        api.TrainingDataSummaryApi.as_view(),
+        name="compliance-training-data-summary",
+    ),
 ]

@@ -5,7 +5,7 @@ path("", include("licensing.web_urls")),
 
 from django.urls import path
 
-from licensing import views, views_access, views_library
+from licensing import views, views_access, views_compliance, views_library
 
 app_name = "licensing_web"
 
@@ -33,6 +33,7 @@ urlpatterns = [
     path("orders/<str:order_id>/status", views_access.order_status, name="order_status"),
     # The licensee's library and the public certificate check (licensing/views_library.py).
     path("library", views_library.library_page, name="library"),
+    path("library/compliance", views_compliance.compliance_page, name="library_compliance"),
     path(
         "library/grants/<str:grant_id>/certificate",
         views_library.certificate_page,

@@ -11,3 +11,4 @@ class MarketplaceConfig(AppConfig):
             schema,  # noqa: F401 - registers the OpenAPI auth extension
             tasks,  # noqa: F401 - fills the Celery registry (tasks enqueued by name)
         )
+        from marketplace.events import tasks as event_tasks  # noqa: F401 - outbound events

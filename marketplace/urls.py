@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from marketplace import api, catalogue_api
 
@@ -9,6 +9,8 @@ app_name = "marketplace"
 PART = r"(?P<part_number>-?\d+)"
 
 urlpatterns = [
+    # Outbound events: /webhook-endpoints..., /events (marketplace/events/urls.py)
+    path("", include("marketplace.events.urls")),
     path("ping", api.PingApi.as_view(), name="ping"),
     path("me", api.MeApi.as_view(), name="me"),
     path("keys", api.ApiKeyListApi.as_view(), name="keys"),

@@ -3,6 +3,7 @@ one shape of a payee's statement. Every cell goes through `marketplace.csv_safe.
 would-be formula is escaped, OWASP's CSV injection advice)."""
 
 import csv
+import json
 from collections.abc import Iterable
 
 from django.http import HttpResponse
@@ -17,6 +18,7 @@ __all__ = [
     "csv_response",
     "micro_decimal",
     "statement_csv_rows",
+    "statement_proof_csv_rows",
 ]
 
 STATEMENT_CSV_HEADERS = [
@@ -62,4 +64,37 @@ def statement_csv_rows(rows: list[dict]) -> list[list]:
             micro_decimal(r["balance"]),
         ]
         for r in rows
+    ]
+
+
+STATEMENT_PROOF_CSV_HEADERS = [
+    "statement_period",
+    "root",
+    "leaf_index",
+    "leaf_hash",
+    "line",
+    "proof",
+]
+
+
+def statement_proof_csv_rows(proven: list) -> list[list]:
+    """The trailing section of a statement CSV: a blank row, STATEMENT_PROOF_CSV_HEADERS, then
+    one row per published month (`payee_proven_statements`): the signed root, the leaf, its
+    canonical JSON line and the inclusion proof as JSON (README, "Verify your statement")."""
+    if not proven:
+        return []
+    return [
+        [],
+        STATEMENT_PROOF_CSV_HEADERS,
+        *(
+            [
+                root.period,
+                root.root,
+                item.leaf.index,
+                item.leaf.leaf_hash,
+                item.leaf.line,
+                json.dumps(item.proof, sort_keys=True, separators=(",", ":")),
+            ]
+            for root, item in proven
+        ),
     ]

@@ -4,7 +4,7 @@ micro-units (`...Micros`, 1e-6 of the currency unit); payout amounts are integer
 from rest_framework import serializers
 
 from marketplace.pagination import PageQuerySerializer
-from payouts.models import PayoutLine
+from payouts.models import PayoutLine, StatementRoot
 from payouts.selectors import PayeeEarnings
 
 
@@ -71,3 +71,53 @@ class PayoutLineSerializer(serializers.ModelSerializer):
             "sentAt",
             "finishedAt",
         ]
+
+
+# --- provable statements (issue 13 §4) ------------------------------------------------------------
+
+
+class StatementRootSerializer(serializers.ModelSerializer):
+    leafCount = serializers.IntegerField(source="leaf_count")
+    chainSequence = serializers.IntegerField(source="chain_sequence")
+    chainHead = serializers.CharField(source="chain_hash")
+    issuedAt = serializers.DateTimeField(source="issued_at")
+    token = serializers.CharField(
+        help_text="Compact JWS (EdDSA, a key of /.well-known/jwks.json) of the claims typ, "
+        "period, root, leafCount, chainSequence, chainHead, iat"
+    )
+
+    class Meta:
+        model = StatementRoot
+        fields = [
+            "period",
+            "root",
+            "leafCount",
+            "chainSequence",
+            "chainHead",
+            "issuedAt",
+            "kid",
+            "token",
+        ]
+
+
+class ProofStepSerializer(serializers.Serializer):
+    side = serializers.ChoiceField(choices=["left", "right"])
+    hash = serializers.CharField()
+
+
+class ProvenStatementSerializer(serializers.Serializer):
+    payeeId = serializers.IntegerField(source="leaf.payee_id")
+    currency = serializers.CharField(source="leaf.currency")
+    line = serializers.CharField(
+        source="leaf.line",
+        help_text="The leaf's canonical JSON (amounts in micro-units): hash these exact bytes",
+    )
+    leafHash = serializers.CharField(source="leaf.leaf_hash")
+    leafIndex = serializers.IntegerField(source="leaf.index")
+    proof = ProofStepSerializer(many=True)
+
+
+class StatementProofsSerializer(serializers.Serializer):
+    period = serializers.CharField()
+    root = StatementRootSerializer()
+    statements = ProvenStatementSerializer(many=True)

@@ -6,6 +6,7 @@ from marketplace.models import User
 from payouts.models import PayoutRun
 from payouts.progress import job_running
 from payouts.services.holds import holds_release as release
+from payouts.services.proofs import previous_period, statement_root_publish
 from payouts.services.reconciliation import reconciliation_run
 from payouts.services.repairs import reconciliation_repair
 from payouts.services.runs import payout_run_create, payout_runs_open, payout_thresholds
@@ -30,6 +31,9 @@ def payout_runs_create() -> dict:
         created[currency] = run.pk
         if run.line_count:
             transaction.on_commit(lambda pk=run.pk: payout_run_execute.delay(pk), robust=True)
+    # At each payout run the previous month's statement root is published if it is not yet, or
+    # checked against the ledger again if it is (a mismatch fails that task, loudly).
+    transaction.on_commit(lambda: statement_root_publish_previous.delay(), robust=True)
     return created
 
 
@@ -78,3 +82,11 @@ def reconcile_repair() -> dict:
     incrementally from the stored watermarks; store the report."""
     report = reconciliation_repair()
     return {"report": report.pk, "ok": report.ok, "problems": len(report.problems)}
+
+
+@shared_task(name="payouts.tasks.statement_root_publish_previous")
+def statement_root_publish_previous(period: str | None = None) -> dict:
+    """Monthly (the 1st): build, sign and publish the previous month's statement root. Idempotent:
+    the same root again is a no-op; a different one (history rewritten) fails loudly."""
+    root = statement_root_publish(period=period or previous_period(timezone.now()))
+    return {"period": root.period, "root": root.root, "leaves": root.leaf_count}

@@ -454,3 +454,16 @@ ORGANIZATION_INVITES_PER_DAY = env.int("ORGANIZATION_INVITES_PER_DAY", default=5
 ORGANIZATION_INVITES_PER_INVITER_PER_HOUR = env.int(
     "ORGANIZATION_INVITES_PER_INVITER_PER_HOUR", default=20
 )
+
+# --- Outbound events to licensees (issue 13 §1, marketplace/events/) ---
+# Deliveries are retried with exponential backoff (from WEBHOOKS_RETRY_BASE_SECONDS, doubling, at
+# most 6 h apart) for WEBHOOKS_RETRY_WINDOW_SECONDS; an endpoint failing this many attempts in a
+# row is disabled and its owners e-mailed. The sender refuses loopback / private addresses
+# unless allowed here (tests allow loopback), never follows redirects, stores <= 1 KB of a reply.
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=60)
+WEBHOOKS_RETRY_WINDOW_SECONDS = env.int("WEBHOOKS_RETRY_WINDOW_SECONDS", default=3 * 24 * 3600)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=100)
+WEBHOOKS_RESPONSE_BODY_MAX = 1024
+WEBHOOKS_ALLOW_LOOPBACK = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=False)
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from licensing.models import AccessRequest
 from licensing.selectors import private_check
+from licensing.services.events import access_request_decided_emit
 from marketplace.actors import Actor
 from marketplace.models import Dataset, Visibility
 from marketplace.services.audit import audit_record
@@ -171,6 +172,7 @@ def access_request_decide(
         data={"from": previous, "reason": reason},
     )
     task_enqueue_on_commit("licensing.tasks.access_request_decision_notify", request.pk, new_status)
+    access_request_decided_emit(request)
     return request
 
 

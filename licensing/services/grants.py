@@ -7,6 +7,7 @@ from django.utils import timezone
 from licensing.models import Grant, TermsDocument
 from licensing.selectors import dataset_terms
 from licensing.services.certificates import certificate_issue
+from licensing.services.events import grant_revoked_emit
 from licensing.services.terms import terms_document_ensure
 from marketplace.models import Dataset, Organization, User
 from marketplace.services.audit import audit_record
@@ -121,6 +122,7 @@ def grant_revoke(*, grant: Grant, actor: User | None, reason: str = "") -> Grant
         obj=grant,
         data={"grant": grant.public_id, "reason": grant.revoke_reason},
     )
+    grant_revoked_emit(grant)
     return grant
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from licensing.errors import PaymentRequired  # noqa: F401 - re-exported for callers
 from licensing.models import AccessRequest, Grant, Order
 from licensing.selectors import dataset_terms, grant_active_for, terms_acceptance_latest
+from licensing.services.events import order_paid_emit
 from licensing.services.grants import grant_issue, grant_revoke
 from marketplace.actors import Actor
 from marketplace.models import Dataset
@@ -286,6 +287,7 @@ def _order_mark_paid(order: Order, state: PaymentState) -> None:
     order.paid_at = timezone.now()
     order.charge_id = charge.id if charge is not None else ""
     order.save(update_fields=["status", "paid_at", "charge_id", "updated_at"])
+    order_paid_emit(order)
     sale_post(
         order_ref=order.public_id,
         dataset_version=order.dataset_version,

@@ -1,5 +1,6 @@
 from .audit import AuditEvent
 from .catalogue import Dataset, DatasetVersion, FileUpload, Submission, Task, Visibility
+from .events import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint
 from .identity import ApiKey, Membership, Organization, OrganizationInvitation, User
 from .ingestion import CheckResult, CheckRun
 from .registry import RegistrySchema
@@ -11,6 +12,9 @@ __all__ = [
     "CheckResult",
     "CheckRun",
     "Dataset",
+    "DeliveryAttempt",
+    "Event",
+    "EventDelivery",
     "DatasetVersion",
     "FileUpload",
     "Membership",
@@ -21,5 +25,6 @@ __all__ = [
     "Submission",
     "Task",
     "User",
+    "WebhookEndpoint",
     "Visibility",
 ]

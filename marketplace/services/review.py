@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from marketplace.catalogue_cache import catalogue_changed
+from marketplace.events.signals import dataset_removed, dataset_version_published
 from marketplace.models import CheckRun, Dataset, DatasetVersion, FileUpload, Submission, User
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Invalid
@@ -137,6 +138,7 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
         obj=submission,
         data={"dataset": dataset.public_id, "version": number},
     )
+    dataset_version_published.send(sender=DatasetVersion, version=version)
     return version
 
 
@@ -184,4 +186,5 @@ def dataset_remove(*, dataset: Dataset, actor: User, reason: str) -> Dataset:
             obj=dataset,
             data={"reason": reason},
         )
+        dataset_removed.send(sender=Dataset, dataset=dataset, reason=reason)
     return dataset

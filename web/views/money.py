@@ -17,7 +17,12 @@ from contributors.selectors import payout_account_of_organization
 from contributors.services.payout_accounts import organization_payout_account_start
 from marketplace.pagination import PageQuerySerializer, paginate
 from marketplace.services.errors import ServiceError
-from payouts.exports import STATEMENT_CSV_HEADERS, csv_response, statement_csv_rows
+from payouts.exports import (
+    STATEMENT_CSV_HEADERS,
+    csv_response,
+    statement_csv_rows,
+    statement_proof_csv_rows,
+)
 from payouts.selectors import (
     payee_earnings,
     payee_earnings_by_month,
@@ -26,6 +31,7 @@ from payouts.selectors import (
     payout_lines_of_payees,
 )
 from payouts.services import payee_balances
+from payouts.services.proofs import payee_proven_statements
 from web.amounts import cents_text
 from web.charts import monthly_bar_chart
 from web.decorators import actor_required, money_settings_allowed
@@ -63,6 +69,7 @@ def payee_money(request, payee: Payee | None, *, statement_form=None) -> dict:
         "earnings": earnings,
         "charts": [],
         "lines": None,
+        "proven": [],
         "statement_form": statement_form,
         "refund_window_days": settings.REFUND_WINDOW_DAYS,
         "thresholds": [
@@ -85,6 +92,8 @@ def payee_money(request, payee: Payee | None, *, statement_form=None) -> dict:
         ],
         lines=lines,
         pages=max(1, -(-lines.total // lines.limit)),
+        # Provable statements (issue 13 §4): the latest published months with their proofs.
+        proven=payee_proven_statements(payee_id=payee.pk, limit=CHART_MONTHS),
     )
     return context
 
@@ -97,10 +106,21 @@ def statement_download(request, payee: Payee | None, *, prefix: str, page):
     if payee is None or not form.is_valid():
         return page(request, statement_form=form, status=400)
     start, end = form.period()
-    rows = payee_statement(
-        payee=payee, currency=form.cleaned_data["currency"], limit=None, start=start, end=end
+    currency = form.cleaned_data["currency"]
+    rows = payee_statement(payee=payee, currency=currency, limit=None, start=start, end=end)
+    # Trailing section: each published month of the range with its leaf and inclusion proof.
+    proven = payee_proven_statements(
+        payee_id=payee.pk,
+        currency=currency,
+        first=f"{form.cleaned_data['from']:%Y-%m}",
+        last=f"{form.cleaned_data['to']:%Y-%m}",
+        limit=None,
     )
-    return csv_response(form.filename(prefix), STATEMENT_CSV_HEADERS, statement_csv_rows(rows))
+    return csv_response(
+        form.filename(prefix),
+        STATEMENT_CSV_HEADERS,
+        statement_csv_rows(rows) + statement_proof_csv_rows(list(reversed(proven))),
+    )
 
 
 # --- the organisation's page ---------------------------------------------------------------------

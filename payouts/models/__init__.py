@@ -419,3 +419,7 @@ class ReconciliationReport(models.Model):
     def __str__(self):
         state = "OK" if self.ok else f"{len(self.problems)} problems"
         return f"reconciliation {self.created_at:%Y-%m-%d %H:%M} ({state})"
+
+
+# Provable statements (issue 13 §4): the signed Merkle roots and their leaves.
+from payouts.models.statements import StatementLeaf, StatementRoot  # noqa: E402, F401
