@@ -328,34 +328,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": API_THROTTLE_ANON, "user": A
 # --- Throttling: atomic budgets, client addresses, costly endpoints (security findings 4, D2) ---
 # Budgets count in Redis (marketplace/throttling.py) with one atomic INCR+EXPIRE per request.
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"].append("marketplace.throttling.CostlyEndpointThrottle")
-# Scoped budgets of costly endpoints, per caller (key, user or IP) and per IP address.
-API_THROTTLE_SCOPES = {
-    "upload_start": {
-        "caller": env("API_THROTTLE_UPLOAD_START", default="120/hour"),
-        "ip": env("API_THROTTLE_UPLOAD_START_IP", default="240/hour"),
-    },
-    "upload_parts": {
-        "caller": env("API_THROTTLE_UPLOAD_PARTS", default="2000/min"),
-        "ip": env("API_THROTTLE_UPLOAD_PARTS_IP", default="4000/min"),
-    },
-    "downloads": {
-        "caller": env("API_THROTTLE_DOWNLOADS", default="300/min"),
-        "ip": env("API_THROTTLE_DOWNLOADS_IP", default="600/min"),
-    },
-    "orders": {
-        "caller": env("API_THROTTLE_ORDERS", default="60/min"),
-        "ip": env("API_THROTTLE_ORDERS_IP", default="120/min"),
-    },
-    "certificate_verify": {
-        "caller": env("API_THROTTLE_CERTIFICATE_VERIFY", default="120/min"),
-        "ip": env("API_THROTTLE_CERTIFICATE_VERIFY_IP", default="240/min"),
-    },
-    "access_requests": {
-        "caller": env("API_THROTTLE_ACCESS_REQUESTS", default="30/hour"),
-        "ip": env("API_THROTTLE_ACCESS_REQUESTS_IP", default="60/hour"),
-    },
-}
-
 # --- Ingestion checks ------------------------------------------------------------------------
 # clamd over TCP (tcp://host:3310); empty disables the malware scan.
 CLAMD_URL = env("CLAMD_URL", default="")
@@ -455,15 +427,5 @@ ORGANIZATION_INVITES_PER_INVITER_PER_HOUR = env.int(
     "ORGANIZATION_INVITES_PER_INVITER_PER_HOUR", default=20
 )
 
-# --- Outbound events to licensees (issue 13 §1, marketplace/events/) ---
-# Deliveries are retried with exponential backoff (from WEBHOOKS_RETRY_BASE_SECONDS, doubling, at
-# most 6 h apart) for WEBHOOKS_RETRY_WINDOW_SECONDS; an endpoint failing this many attempts in a
-# row is disabled and its owners e-mailed. The sender refuses loopback / private addresses
-# unless allowed here (tests allow loopback), never follows redirects, stores <= 1 KB of a reply.
-WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
-WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=60)
-WEBHOOKS_RETRY_WINDOW_SECONDS = env.int("WEBHOOKS_RETRY_WINDOW_SECONDS", default=3 * 24 * 3600)
-WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=100)
-WEBHOOKS_RESPONSE_BODY_MAX = 1024
-WEBHOOKS_ALLOW_LOOPBACK = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=False)
-WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
+# Request budgets of costly endpoints and the outbound-event sender's limits: config/settings/limits.py.
+from .limits import *  # noqa: E402, F403
