@@ -47,31 +47,41 @@ def sale_dispute_open(sale: JournalTransaction) -> bool:
 
 
 def _move(
-    *, sale: JournalTransaction, source: str, target: str, key: str, kind: str, dispute_id: str
+    *,
+    sale: JournalTransaction,
+    source: str,
+    target: str,
+    key: str,
+    kind: str,
+    dispute_id: str,
+    entries: bool = True,
 ) -> JournalTransaction:
     """Move what is left of each payee's share of the sale from `source` to `target` (both
-    accounts exist: the sale made PENDING, the hold release AVAILABLE). Under the chain lock."""
-    left = sale_remainder(sale)
-    moving = [(p, amount) for p, amount in left.payees.items() if amount]
-    ids = [p for p, _ in moving]
-    sources = _payee_accounts_existing(kind=source, currency=left.currency, payee_ids=ids)
-    targets = _payee_accounts_existing(kind=target, currency=left.currency, payee_ids=ids)
+    accounts exist: the sale made PENDING, the hold release AVAILABLE). Under the chain lock.
+    With `entries=False` nothing moves: the transaction only marks the step (a hold while the
+    shares are still pending, the release of such a hold)."""
     lines = EntryLines()
-    # Payee accounts are credit-normal: a debit (+) takes out of source, a credit (-) adds.
-    lines.add_many(
-        kind=source,
-        currency=left.currency,
-        account_ids=[sources[p] for p in ids],
-        payee_ids=ids,
-        amounts=[amount for _, amount in moving],
-    )
-    lines.add_many(
-        kind=target,
-        currency=left.currency,
-        account_ids=[targets[p] for p in ids],
-        payee_ids=ids,
-        amounts=[-amount for _, amount in moving],
-    )
+    if entries:
+        left = sale_remainder(sale)
+        moving = [(p, amount) for p, amount in left.payees.items() if amount]
+        ids = [p for p, _ in moving]
+        sources = _payee_accounts_existing(kind=source, currency=left.currency, payee_ids=ids)
+        targets = _payee_accounts_existing(kind=target, currency=left.currency, payee_ids=ids)
+        # Payee accounts are credit-normal: a debit (+) takes out of source, a credit (-) adds.
+        lines.add_many(
+            kind=source,
+            currency=left.currency,
+            account_ids=[sources[p] for p in ids],
+            payee_ids=ids,
+            amounts=[amount for _, amount in moving],
+        )
+        lines.add_many(
+            kind=target,
+            currency=left.currency,
+            account_ids=[targets[p] for p in ids],
+            payee_ids=ids,
+            amounts=[-amount for _, amount in moving],
+        )
     journal, _ = journal_post(
         check_accounts=False,
         idempotency_key=key,
@@ -108,25 +118,15 @@ def dispute_hold_post(*, dispute_id: str, order_ref: str) -> JournalTransaction:
         ) or journal_transaction_existing(f"dispute-loss:{dispute_id}")
         if closed is not None:
             return closed
-        if sale_remainder(sale).released:
-            return _move(
-                sale=sale,
-                source=Kind.PAYEE_AVAILABLE,
-                target=Kind.PAYEE_PENDING,
-                key=key,
-                kind=TxKind.DISPUTE_HOLD,
-                dispute_id=dispute_id,
-            )
-        journal, _ = journal_post(
-            idempotency_key=key,
+        return _move(
+            sale=sale,
+            source=Kind.PAYEE_AVAILABLE,
+            target=Kind.PAYEE_PENDING,
+            key=key,
             kind=TxKind.DISPUTE_HOLD,
-            lines=EntryLines(),
-            dataset_version_id=sale.dataset_version_id,
-            share_table_id=sale.share_table_id,
-            related_transaction_id=sale.pk,
-            external_reference=dispute_id,
+            dispute_id=dispute_id,
+            entries=sale_remainder(sale).released,
         )
-        return journal
 
 
 def dispute_release_post(*, dispute_id: str, order_ref: str) -> JournalTransaction:
@@ -148,26 +148,15 @@ def dispute_release_post(*, dispute_id: str, order_ref: str) -> JournalTransacti
         if journal_transaction_existing(f"dispute-loss:{dispute_id}") is not None:
             raise Invalid(f"Dispute {dispute_id} was lost; it cannot be released.")
         hold = journal_transaction_existing(f"dispute-hold:{dispute_id}")
-        moved = hold is not None and Entry.objects.filter(transaction=hold).exists()
-        if moved:
-            return _move(
-                sale=sale,
-                source=Kind.PAYEE_PENDING,
-                target=Kind.PAYEE_AVAILABLE,
-                key=key,
-                kind=TxKind.DISPUTE_RELEASE,
-                dispute_id=dispute_id,
-            )
-        journal, _ = journal_post(
-            idempotency_key=key,
+        return _move(
+            sale=sale,
+            source=Kind.PAYEE_PENDING,
+            target=Kind.PAYEE_AVAILABLE,
+            key=key,
             kind=TxKind.DISPUTE_RELEASE,
-            lines=EntryLines(),
-            dataset_version_id=sale.dataset_version_id,
-            share_table_id=sale.share_table_id,
-            related_transaction_id=sale.pk,
-            external_reference=dispute_id,
+            dispute_id=dispute_id,
+            entries=hold is not None and Entry.objects.filter(transaction=hold).exists(),
         )
-        return journal
 
 
 def dispute_loss_post(*, dispute_id: str, amount_cents: int, order_ref: str) -> JournalTransaction:
