@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.events.services import event_emit
 from payouts.models import MICRO_PER_CENT, JournalTransaction, LedgerAccount, PayoutLine, PayoutRun
 from payouts.services.journal import EntryLines, journal_post, payee_account, platform_account
 
@@ -160,6 +161,35 @@ def _lines_confirm(run: PayoutRun, client) -> int:
     for transfer in listing.auto_paging_iter():
         if transfer.id in sent and not transfer.get("reversed"):
             confirmed.append(sent[transfer.id])
-    return PayoutLine.objects.filter(pk__in=confirmed, status=Status.SENT).update(
-        status=Status.PAID, finished_at=timezone.now()
+    with transaction.atomic():
+        paid = list(
+            PayoutLine.objects.select_for_update(of=("self",))
+            .filter(pk__in=confirmed, status=Status.SENT)
+            .select_related("payee__organization")
+        )
+        PayoutLine.objects.filter(pk__in=[line.pk for line in paid]).update(
+            status=Status.PAID, finished_at=timezone.now()
+        )
+        for line in paid:
+            _payout_paid_emit(run, line)
+    return len(paid)
+
+
+def _payout_paid_emit(run: PayoutRun, line: PayoutLine) -> None:
+    """`payout.paid` to an organisation payee (in the transaction that marks the line paid; a
+    contributor paid as a person has no organisation to deliver to)."""
+    organization = line.payee.organization
+    if organization is None:
+        return
+    event_emit(
+        organization=organization,
+        type="payout.paid",
+        key=str(line.pk),
+        data={
+            "payoutLineId": line.pk,
+            "payoutRunId": run.pk,
+            "amountCents": line.amount_cents,
+            "currency": line.currency,
+            "transferId": line.transfer_id,
+        },
     )
