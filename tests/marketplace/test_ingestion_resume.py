@@ -17,7 +17,13 @@ from devtools.processes import PIPE, start, stop
 from marketplace.models import CheckRun, Submission
 from tests.catalogue_helpers import DATASHEET, upload_bytes
 from tests.factories import make_key
-from tests.marketplace.test_ingestion_worker_kill import MiB, TimedOut, big_tsv_archive, wait_for
+from tests.marketplace.test_ingestion_worker_kill import (
+    MiB,
+    TimedOut,
+    big_tsv_archive,
+    start_worker,
+    wait_for,
+)
 from tests.servers import ROOT
 
 STALE_SECONDS = 1.5
@@ -43,32 +49,6 @@ def test_ingestion_has_its_own_queue_and_visibility_timeout(settings):
     assert both == ingestion
     task = app.tasks["marketplace.tasks.check_run_execute"]
     assert task.time_limit == settings.INGESTION_TASK_TIME_LIMIT
-
-
-def start_worker(env: dict):
-    """Two pool processes: the sweep runs beside a long inspection, as in production."""
-    return start(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        name="celery worker",
-        log=PIPE,
-        cwd=ROOT,
-        env=env,
-    )
 
 
 def start_beat(env: dict, schedule_path):
@@ -129,7 +109,7 @@ def test_killed_worker_check_run_resumes_through_the_heartbeat_sweep(tmp_path):
             },
         )
     )
-    worker = start_worker(env)
+    worker = start_worker(env, concurrency=2)
     beat = start_beat(env, tmp_path / "beat-schedule")
     try:
         response = client.post(f"/api/submissions/{sid}", {"agreeToSubmit": True}, format="json")
@@ -156,7 +136,7 @@ def test_killed_worker_check_run_resumes_through_the_heartbeat_sweep(tmp_path):
         run.refresh_from_db()
         assert run.status == CheckRun.Status.RUNNING and run.results.count() == 0, first_log[-2000:]
 
-        worker = start_worker(env)
+        worker = start_worker(env, concurrency=2)
         wait_for(
             lambda: CheckRun.objects.filter(pk=run.pk, status__in=CheckRun.FINAL).exists(),
             180,

@@ -47,7 +47,9 @@ def big_tsv_archive(mib: int) -> bytes:
     return b"".join(out)
 
 
-def start_worker(env: dict) -> Process:
+def start_worker(env: dict, *, concurrency: int = 1) -> Process:
+    """A real prefork worker on the test's queues (with two pool processes a periodic task can
+    run beside a long inspection, as in production)."""
     return start(
         [
             sys.executable,
@@ -59,7 +61,7 @@ def start_worker(env: dict) -> Process:
             "--pool",
             "prefork",
             "--concurrency",
-            "1",
+            str(concurrency),
             "--loglevel",
             "INFO",
             "--without-gossip",
