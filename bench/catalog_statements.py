@@ -21,8 +21,8 @@ from catalog_vocabulary import (
     TASKS,
 )
 
-N_DATASETS = int(os.environ.get("BENCH_DATASETS", "100000"))
-N_ORGS = int(os.environ.get("BENCH_ORGS", "2000"))
+N_DATASETS = int(os.environ.get("BENCH_DATASETS", "1000000"))
+N_ORGS = int(os.environ.get("BENCH_ORGS", str(max(1, N_DATASETS // 50))))
 
 
 def seed_statements(

@@ -31,7 +31,7 @@ DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 SLICES = int(os.environ.get("BENCH_SLICES", "5"))
-TARGET_RATIO = 0.3
+TARGET_RATIO = 0.6
 
 
 def setup(stack: Stack) -> tuple[str, str]:

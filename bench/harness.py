@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,12 +220,14 @@ class Stack:
             sys.stderr.write(result.stdout + result.stderr)
             raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode})")
 
-    def wait_http(self, path: str, timeout=30.0) -> None:
+    def wait_http(self, path: str, timeout=120.0) -> None:
+        """Until `path` answers 200. A worker's first request imports and connects: on a busy
+        machine it takes seconds, so one attempt may wait up to 30 s."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
+                conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=30)
                 conn.request("GET", path)
                 resp = conn.getresponse()
                 resp.read()
@@ -295,7 +298,7 @@ class LoadResult:
 
 def load(
     port: int,
-    path: str,
+    path: str | Callable[[], str],
     *,
     duration: float = 10.0,
     warmup: float = 2.0,
@@ -305,7 +308,10 @@ def load(
 ) -> LoadResult:
     """`method` `path` (no body) from `concurrency` threads, each on its own keep-alive
     connection, for `warmup` seconds (not recorded) then `duration` seconds (recorded). A
-    request counts in the window in which it completes."""
+    request counts in the window in which it completes. `path` may be a callable returning the
+    next request's path (called once per request, from any thread; e.g. a different search on
+    every request)."""
+    next_path = path if callable(path) else (lambda: path)
     start = time.monotonic()
     measure_from = start + warmup
     stop_at = measure_from + duration
@@ -327,7 +333,7 @@ def load(
             if t0 >= stop_at:
                 break
             try:
-                conn.request(method, path, headers=request_headers)
+                conn.request(method, next_path(), headers=request_headers)
                 resp = conn.getresponse()
                 body = resp.read()
                 status = resp.status
@@ -373,3 +379,40 @@ def load(
         reconnects=counters["reconnects"],
         successes_total=counters["sent"],
     )
+
+
+def run_per_size(script: str, env_var: str, sizes: list[int]) -> int:
+    """Run `script` once per size, each in a fresh interpreter with `env_var` set to the size
+    (its own database, its own peak RSS); stdout and stderr pass through. The worst exit code."""
+    worst = 0
+    for size in sizes:
+        log(f"{Path(script).name}: {env_var}={size}")
+        code = subprocess.run(
+            [PY, script], cwd=ROOT, env={**os.environ, env_var: str(size)}, check=False
+        ).returncode
+        worst = max(worst, code)
+    return worst
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM), in MB."""
+    with open("/proc/self/status") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return kb / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's VmHWM to its current RSS (Linux >= 4.0), so `peak_rss_mb()` then
+    reports the peak of what runs next. False if the kernel refuses."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+    return kb / 1024

@@ -8,7 +8,8 @@ formats, statistics, personal data, duplicates). Prints per size:
 
     bench ingest: size_mb=<compressed MB> ours_s=<x> mb_per_s=<x> baseline_s=<x> ratio=<baseline/ours> rss_mb=<peak>
 
-Targets (issue 4): ratio >= 1.5 and peak RSS < 200 MB for both sizes."""
+Targets (issue 14): ratio >= 2.5 for each size and RSS flat: the peak RSS of the largest size
+at most RSS_SLACK_MB above the smallest's (streaming: memory must not grow with the archive)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from devtools.processes import free_port, start, stop, wait_for_port  # noqa: E4
 
 BUCKET = "ingest-bench"
 SIZES_MB = [int(s) for s in os.environ.get("BENCH_INGEST_SIZES_MB", "100,1000").split(",")]
+TARGET_RATIO = 2.5
+RSS_SLACK_MB = 20
 
 MEASURE = r"""
 import json, sys, time
@@ -73,6 +76,8 @@ def main() -> int:
         log=tmp / "moto.log",
     )
     failed = False
+    ratios: list[float] = []
+    rss: list[float] = []
     try:
         wait_for_port(port, proc=moto)
         s3 = boto3.client(
@@ -112,9 +117,18 @@ def main() -> int:
                 f"ratio={base_s / ours:.2f} rss_mb={result['rss_mb']:.0f} status={result['status']}",
                 flush=True,
             )
+            ratios.append(base_s / ours)
+            rss.append(result["rss_mb"])
             s3.delete_object(Bucket=BUCKET, Key=key)
             path.unlink()
-        print("target ingest: ratio >= 1.5 and rss_mb < 200 for each size", flush=True)
+        worst = min(ratios)
+        growth = rss[-1] - rss[0]
+        verdict = "ok" if worst >= TARGET_RATIO and growth <= RSS_SLACK_MB else "MISSED"
+        print(
+            f"target ingest: worst ratio={worst:.2f} (>= {TARGET_RATIO}) rss growth "
+            f"{SIZES_MB[0]}->{SIZES_MB[-1]} MB: {growth:+.0f} MB (<= {RSS_SLACK_MB}) {verdict}",
+            flush=True,
+        )
     finally:
         stop(moto, timeout=30)
         for f in tmp.glob("*"):

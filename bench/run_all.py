@@ -1,7 +1,12 @@
 """`make bench`: run every benchmark of this directory, one subprocess each, in order.
 
-    python bench/run_all.py            # all: catalog, upload
+    python bench/run_all.py            # all of BENCHMARKS, in order
     python bench/run_all.py catalog    # only the named ones
+
+Sizes default to issue 14's and are set by environment variables (bench/README.md), e.g.
+BENCH_DATASETS, BENCH_SPLIT_SIZES, BENCH_PAYOUT_SIZES, BENCH_DEDUPE_SMALL/LARGE,
+BENCH_INGEST_SIZES_MB, BENCH_UPLOAD_MB; BENCH_DB_NAME / BENCH_REDIS_URL choose the database
+(and its `_split`, `_payout`, `_dedupe` siblings) and the Redis DB.
 
 Progress of each benchmark streams to stderr; its result lines (`bench ...`, `target ...`) are
 echoed as they come and repeated together at the end. Exits non-zero if any benchmark failed
@@ -22,6 +27,7 @@ BENCHMARKS = [
     "web_pages",
     "web_catalogue",
     "ingest",
+    "dedupe",
     "split",
     "payout",
     "download",

@@ -7,8 +7,16 @@ straight to storage, U4 `POST /api/uploads/{id}` (our server lists the parts, co
 the stored size). boto3 does the same storage calls without our server in between. The SDK also
 hashes the file (SHA-256) while reading it; boto3 computes its default CRC checksums.
 
-Prints `bench upload: sdk_s=… boto3_s=… size_mb=256 ratio=<boto3 s / sdk s>`; exits non-zero if
-an upload fails or a stored object has the wrong size."""
+The headline baseline is boto3 doing the SAME storage calls: its client configured to send
+checksums only where S3 requires them, so its multipart upload is created without a checksum
+algorithm, as ours must be (our part PUTs are presigned for clients that send no checksum).
+boto3 with its default CRC32 checksums is run too and logged only. moto's completion of an
+upload without a checksum algorithm copies and CRCs the whole object (real S3 completes in
+about constant time): its cost is printed on its own line.
+
+Prints `bench upload: sdk_s=… boto3_s=… size_mb=256 ratio=<boto3 s / sdk s>` and
+`bench upload-completion: sdk_complete_s=… boto3_complete_s=… ratio=…`; exits non-zero if an
+upload fails or a stored object has the wrong size."""
 
 from __future__ import annotations
 
@@ -23,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Stack, bench_party, log  # noqa: E402
 
 SIZE_MB = int(os.environ.get("BENCH_UPLOAD_MB", "256"))
-TARGET_RATIO = 0.8
+TARGET_RATIO = 0.9
 CHUNK = 8 * 1024 * 1024
 # Each side uploads the file ROUNDS times (alternating which goes first); medians are compared.
 ROUNDS = int(os.environ.get("BENCH_UPLOAD_ROUNDS", "5"))
@@ -91,6 +99,12 @@ def _time_sdk_completion(marks: dict) -> None:
     sdk_upload._complete_upload = timed
 
 
+def _completion(marks: dict) -> float:
+    if "complete_start" not in marks:
+        return float("nan")
+    return marks["complete_end"] - marks["complete_start"]
+
+
 def _phases(t0: float, marks: dict) -> str:
     if "complete_start" not in marks:
         return ""
@@ -99,7 +113,9 @@ def _phases(t0: float, marks: dict) -> str:
     return f" (parts {parts:.2f}s + completion {complete:.2f}s)"
 
 
-def run_sdk(stack: Stack, path: Path, secret: str, part_size: int, workers: int) -> float:
+def run_sdk(
+    stack: Stack, path: Path, secret: str, part_size: int, workers: int
+) -> tuple[float, float]:
     os.environ["MDC_API_URL"] = stack.base_url + "/api"
     os.environ["MDC_API_KEY"] = secret
     import datacollective
@@ -136,12 +152,12 @@ def run_sdk(stack: Stack, path: Path, secret: str, part_size: int, workers: int)
         f"SDK: {upload.parts_count} parts of {part_size} B, {workers} workers, "
         f"{elapsed:.2f}s{_phases(t0, marks)}, stored object {head['ContentLength']} B verified"
     )
-    return elapsed
+    return elapsed, _completion(marks)
 
 
 def run_boto3(
     stack: Stack, path: Path, part_size: int, workers: int, *, checksums: bool = True
-) -> float:
+) -> tuple[float, float]:
     from boto3.s3.transfer import TransferConfig
 
     client = s3_client(stack, checksums=checksums)
@@ -174,14 +190,12 @@ def run_boto3(
         f"{label}: {elapsed:.2f}s{_phases(t0, marks)}, stored object {head['ContentLength']} B "
         "verified"
     )
-    return elapsed
+    return elapsed, _completion(marks)
 
 
 def main() -> int:
     t0 = time.monotonic()
-    sdk_times: list[float] = []
-    boto3_times: list[float] = []
-    plain_times: list[float] = []  # boto3 without a checksum algorithm
+    times: dict[str, list[tuple[float, float]]] = {"sdk": [], "plain": [], "boto3": []}
     with Stack("upload") as stack:
         stack.django()
         from datacollective.upload_utils import DEFAULT_MAX_WORKERS, DEFAULT_PART_SIZE
@@ -195,47 +209,55 @@ def main() -> int:
         small = make_file(stack.tmp, 20)
         for _ in range(2):
             run_sdk(stack, small, secret, 5 * 1024 * 1024, DEFAULT_MAX_WORKERS)
-        run_boto3(stack, small, 5 * 1024 * 1024, DEFAULT_MAX_WORKERS)
+        run_boto3(stack, small, 5 * 1024 * 1024, DEFAULT_MAX_WORKERS, checksums=False)
         small.unlink()
         empty_bucket(stack)
         runs = {
-            "sdk": lambda: sdk_times.append(
-                run_sdk(stack, path, secret, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS)
+            "sdk": lambda: run_sdk(stack, path, secret, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS),
+            # The same storage calls as ours: a multipart upload created without a checksum
+            # algorithm, parts without checksums, completion (the headline baseline).
+            "plain": lambda: run_boto3(
+                stack, path, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS, checksums=False
             ),
-            "boto3": lambda: boto3_times.append(
-                run_boto3(stack, path, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS)
-            ),
-            "plain": lambda: plain_times.append(
-                run_boto3(stack, path, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS, checksums=False)
-            ),
+            # boto3's defaults (CRC32 per part), which moto completes more cheaply: logged only.
+            "boto3": lambda: run_boto3(stack, path, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS),
         }
         order = list(runs)
         try:
             for round_no in range(ROUNDS):
                 # Rotate the order so no side always runs first (on a freshly emptied store).
                 for which in order[round_no % 3 :] + order[: round_no % 3]:
-                    runs[which]()
+                    times[which].append(runs[which]())
                 empty_bucket(stack)
         finally:
             path.unlink(missing_ok=True)
-    sdk_s, boto3_s = statistics.median(sdk_times), statistics.median(boto3_times)
-    ratio = boto3_s / sdk_s
+
+    def median(which: str, i: int) -> float:
+        return statistics.median(x[i] for x in times[which])
+
+    sdk_s, plain_s, boto3_s = median("sdk", 0), median("plain", 0), median("boto3", 0)
+    ratio = plain_s / sdk_s
     print(
-        f"bench upload: sdk_s={sdk_s:.2f} boto3_s={boto3_s:.2f} size_mb={SIZE_MB} "
-        f"ratio={ratio:.2f}",
+        f"bench upload: sdk_s={sdk_s:.2f} boto3_s={plain_s:.2f} size_mb={SIZE_MB} "
+        f"(boto3 with the same storage calls: no checksum algorithm) ratio={ratio:.2f}",
+        flush=True,
+    )
+    sdk_c, plain_c, boto3_c = median("sdk", 1), median("plain", 1), median("boto3", 1)
+    print(
+        f"bench upload-completion: sdk_complete_s={sdk_c:.2f} boto3_complete_s={plain_c:.2f} "
+        f"boto3_crc_complete_s={boto3_c:.2f} (moto's CompleteMultipartUpload; without a "
+        f"checksum algorithm moto copies and CRCs the whole object) "
+        f"parts_ratio={(plain_s - plain_c) / (sdk_s - sdk_c):.2f} "
+        f"ratio={plain_c / sdk_c:.2f}",
         flush=True,
     )
     verdict = "ok" if ratio >= TARGET_RATIO else "MISSED"
     print(f"target upload: ratio={ratio:.2f} (>= {TARGET_RATIO}) {verdict}", flush=True)
+    for which, values in times.items():
+        log(f"{which}: " + ", ".join(f"{s:.2f}s (completion {c:.2f}s)" for s, c in values))
     log(
-        f"median of {ROUNDS} rounds; sdk {', '.join(f'{x:.2f}' for x in sdk_times)} s, "
-        f"boto3 {', '.join(f'{x:.2f}' for x in boto3_times)} s"
-    )
-    plain_s = statistics.median(plain_times)
-    log(
-        f"boto3 with multipart uploads created without a checksum algorithm (as our U1 creates "
-        f"them; moto then CRCs the whole object at completion): median {plain_s:.2f}s, "
-        f"ratio {plain_s / sdk_s:.2f}"
+        f"boto3 with its default CRC32 checksums: median {boto3_s:.2f}s, ratio "
+        f"{boto3_s / sdk_s:.2f} (not the headline: different storage calls)"
     )
     log(f"upload benchmark took {time.monotonic() - t0:.1f}s")
     return 0

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.exceptions import json_or_html_404
 from marketplace import health as marketplace_health
 from marketplace import views as marketplace_views
+from marketplace.observability.metrics import metrics_view
 
 api_patterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
@@ -34,6 +35,9 @@ urlpatterns = [
     # the SDK's load_dataset schema registry (also under /api/, see marketplace/registry_views.py)
     path("schema-registry/", include("marketplace.registry_views")),
     path("healthz", marketplace_health.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
+    path("livez", marketplace_health.livez, name="livez"),
+    path("readyz", marketplace_health.readyz, name="readyz"),
     path("webhooks/stripe", marketplace_views.stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -3,7 +3,16 @@ services only (a share table is never edited; a change is a new version)."""
 
 from django.contrib import admin, messages
 
-from contributors.models import Contributor, Payee, PayoutAccount, ShareLine, ShareTable
+from contributors.models import (
+    ConsentWithdrawal,
+    Contributor,
+    MemberMapping,
+    Payee,
+    PayoutAccount,
+    ShareLine,
+    ShareTable,
+    WithdrawnMember,
+)
 from contributors.services.payout_accounts import payout_account_refresh
 from contributors.services.shares import INVITE_TASK, basis_points_format
 from marketplace.admin.permissions import ReadOnlyAdmin, perm_check
@@ -105,3 +114,62 @@ class PayoutAccountAdmin(ReadOnlyAdmin):
             except Exception as exc:  # noqa: BLE001 - shown to the admin, one account at a time
                 messages.error(request, f"{account.stripe_account_id}: {exc}")
         messages.success(request, "Refreshed.")
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """Staff follow withdrawals whose provider has not published a version without the members
+    by the deadline."""
+
+    title = "deadline"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue (open, past the deadline)"), ("open", "Open, not yet due")]
+
+    def queryset(self, request, queryset):
+        from django.utils import timezone
+
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(status=ConsentWithdrawal.Status.OPEN, deadline__lt=now)
+        if self.value() == "open":
+            return queryset.filter(status=ConsentWithdrawal.Status.OPEN, deadline__gte=now)
+        return queryset
+
+
+class WithdrawnMemberInline(admin.TabularInline):
+    model = WithdrawnMember
+    fields = ["version", "path", "size", "sha256"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(ConsentWithdrawal)
+class ConsentWithdrawalAdmin(ReadOnlyAdmin):
+    list_display = [
+        "public_id",
+        "dataset",
+        "contributor",
+        "source",
+        "created_at",
+        "deadline",
+        "status",
+        "overdue",
+    ]
+    list_filter = [OverdueFilter, "status", "source"]
+    search_fields = ["public_id", "dataset__public_id", "dataset__name", "contributor__email"]
+    list_select_related = ["dataset", "contributor"]
+    inlines = [WithdrawnMemberInline]
+    ordering = ["deadline", "pk"]
+
+    @admin.display(boolean=True, description="overdue")
+    def overdue(self, obj):
+        return obj.is_overdue
+
+
+@admin.register(MemberMapping)
+class MemberMappingAdmin(ReadOnlyAdmin):
+    list_display = ["dataset", "contributor", "path_prefix", "created_at"]
+    search_fields = ["dataset__public_id", "contributor__email", "path_prefix"]
+    list_select_related = ["dataset", "contributor"]

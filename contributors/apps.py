@@ -26,3 +26,17 @@ class ContributorsConfig(AppConfig):
             sender=DatasetVersion,
             dispatch_uid="contributors-dataset-version-saved",
         )
+
+        # Consent withdrawals (issue 13 §2): the ingestion checks of a new version ask which of
+        # its digests were withdrawn, and a published version may meet the obligation.
+        from contributors.services.withdrawals import (
+            on_dataset_version_published,
+            withdrawn_digests,
+        )
+        from marketplace.events.signals import dataset_version_published
+        from marketplace.services.ingestion import withdrawn_digests_provider_register
+
+        withdrawn_digests_provider_register(withdrawn_digests)
+        dataset_version_published.connect(
+            on_dataset_version_published, dispatch_uid="contributors-withdrawals-fulfil"
+        )

@@ -187,3 +187,22 @@ class ShareTableDraft(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.applied_at is None
+
+
+from contributors.models_consent import (  # noqa: E402 - the consent models, in their own module
+    ConsentWithdrawal,
+    MemberMapping,
+    WithdrawnMember,
+)
+
+__all__ = [
+    "ConsentWithdrawal",
+    "Contributor",
+    "MemberMapping",
+    "Payee",
+    "PayoutAccount",
+    "ShareLine",
+    "ShareTable",
+    "ShareTableDraft",
+    "WithdrawnMember",
+]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contributors import views
+from contributors import views, views_consent
 
 app_name = "contributors_web"
 
@@ -10,6 +10,11 @@ urlpatterns = [
     # The invitation link: /contributors/claim#token=... (the token stays out of the path).
     path("contributors/claim", views.claim_page, name="claim"),
     path("contributors/claim/<str:token>", views.claim_page_legacy, name="claim-legacy"),
+    path(
+        "me/contributions/<str:dataset_id>/withdraw",
+        views_consent.contribution_withdraw,
+        name="withdraw",
+    ),
     path("payout-account/return", views.onboarding_return, name="onboarding-return"),
     path("payout-account/refresh", views.onboarding_refresh, name="onboarding-refresh"),
     path(

@@ -2,7 +2,8 @@
 
 Checks PostgreSQL and Redis (says how to start them if down), creates the database if missing,
 starts moto (S3) and the Stripe emulator, migrates, bootstraps storage, seeds demo data, then runs
-a Celery worker, Celery beat and the web server on 127.0.0.1:8000.
+one Celery worker per queue (default, ingestion, accounting, outbound), Celery beat and the web
+server on 127.0.0.1:8000.
 
 A child that exits is named with why (exit code or signal) and restarted after a backoff (moto
 gets its bucket again, the emulator its webhook endpoint); one that keeps crashing right after
@@ -27,6 +28,7 @@ from devtools.processes import (
     stop_all,
     wait_for_port,
 )
+from devtools.services import ensure as ensure_services
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -98,6 +100,59 @@ def check_dependencies(env: dict[str, str]) -> None:
             print(f"[run] {name} is not reachable at {where}: {exc}", file=sys.stderr)
             print(f"[run]   start it with: {START_HINTS[name]}", file=sys.stderr)
         raise SystemExit(1)
+
+
+# One worker per queue (config/celery.py routes every task to its workload's queue), so a long
+# ingestion pass never holds up a payout or an e-mail; pool processes per worker. Ingestion is
+# long and I/O bound: two passes side by side; the others are short tasks.
+WORKER_CONCURRENCY = {"default": 1, "ingestion": 2, "accounting": 1, "outbound": 1}
+
+
+def _setting(env: dict[str, str], name: str) -> str:
+    """A setting as the workers' Django settings read it: the environment, else the developer's
+    `.env` beside manage.py (so `-Q` names the queues the workers' routes send to)."""
+    if env.get(name):
+        return env[name]
+    dotenv = ROOT / ".env"
+    for line in dotenv.read_text().splitlines() if dotenv.is_file() else []:
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip("'\"")
+    return ""
+
+
+def worker_commands(env: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """(name, argv) of the Celery workers `make run` starts: `worker-<workload>` on its queue,
+    named after the default queue (CELERY_TASK_DEFAULT_QUEUE) as config/celery.py names them."""
+    from config.celery import workload_queues
+
+    queues = workload_queues(
+        _setting(env, "CELERY_TASK_DEFAULT_QUEUE") or "datacollective",
+        _setting(env, "INGESTION_QUEUE"),
+    )
+    return [
+        (
+            f"worker-{workload}",
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--queues",
+                queues[workload],
+                "--concurrency",
+                str(concurrency),
+                # Unique node names: several workers run on this host.
+                "--hostname",
+                f"{workload}@%h",
+            ],
+        )
+        for workload, concurrency in WORKER_CONCURRENCY.items()
+    ]
 
 
 class GaveUp(RuntimeError):
@@ -228,7 +283,8 @@ def configure_stripe_webhook(env: dict[str, str]) -> None:
 
 
 def main() -> int:
-    env = service_env()
+    # PostgreSQL and Redis where configured, else project-local ones under var/ (stopped at exit)
+    env = ensure_services(service_env())
     check_dependencies(env)
     for port, what in ((WEB_PORT, "web"), (MOTO_PORT, "moto"), (STRIPE_PORT, "Stripe emulator")):
         if port_open(port):
@@ -283,21 +339,8 @@ def main() -> int:
         sup.manage("bootstrap_storage")
         sup.manage("seed_demo")
         configure_stripe_webhook(env)
-        sup.start(
-            "worker",
-            [
-                PY,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-            ],
-        )
+        for name, args in worker_commands(env):
+            sup.start(name, args)
         sup.start(
             "beat",
             [

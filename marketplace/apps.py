@@ -12,3 +12,4 @@ class MarketplaceConfig(AppConfig):
             tasks,  # noqa: F401 - fills the Celery registry (tasks enqueued by name)
         )
         from marketplace.events import tasks as event_tasks  # noqa: F401 - outbound events
+        from marketplace.observability import tasks as observability  # noqa: F401 - task signals

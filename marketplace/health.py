@@ -1,11 +1,19 @@
-"""`/healthz`: reachability of what the web tier needs, for load balancers and operators.
+"""Health endpoints: `/livez` (liveness), `/readyz` (readiness) and `/healthz` (operators).
 
-Public and cheap: it calls no third party (never Stripe; a payment outage must not take the web
-tier out of rotation), probes PostgreSQL, Redis and the object store in parallel, each bounded by
-HEALTH_CHECK_TIMEOUT_SECONDS, and answers within that budget even when a dependency is frozen
-(an unfinished probe counts as down). The answer is cached per process for HEALTH_CACHE_SECONDS,
-so a flood of probes costs the dependencies one probe each every few seconds. Anonymous callers
-learn only up/down; staff see which component failed and why."""
+`/livez` answers 200 as long as the process serves requests: it calls nothing, so a database or
+Redis outage never makes Kubernetes restart every web pod at once (restarts cure a wedged process,
+not a down dependency). `/readyz` runs the dependency checks below and answers 503 naming the
+components that failed (names only: hosts and errors go to the log), so the pod leaves the
+Service's endpoints until they are back. `/healthz` is the same report for load balancers and
+operators, with the detail (timings, error classes, Celery heartbeat) for staff only.
+
+The checks behind `/readyz` and `/healthz` call no third party (never Stripe: a payment outage
+must not take the web tier out of rotation). They probe PostgreSQL, Redis and the object store
+in parallel, each bounded by HEALTH_CHECK_TIMEOUT_SECONDS, and answer within that budget even
+when a dependency is frozen (an unfinished probe counts as down). The answer is cached per
+process for HEALTH_CACHE_SECONDS, so a flood of probes costs the dependencies one probe each
+every few seconds. On `/healthz` anonymous callers learn only up/down; staff see which component
+failed and why."""
 
 import logging
 import threading
@@ -127,6 +135,29 @@ def celery_last_heartbeat() -> str | None:
         return cache.get(HEARTBEAT_KEY)
     except Exception:  # noqa: BLE001 - Redis down is already reported by its own check
         return None
+
+
+@require_GET
+def livez(request):
+    """Liveness: the process is up and serves requests. No database, cache or network call."""
+    response = JsonResponse({"status": "ok"})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def readyz(request):
+    """Readiness: database, Redis and storage (cached per process for HEALTH_CACHE_SECONDS;
+    Stripe is never called). A 503 names what failed, without hosts or error messages."""
+    ok, checks = health_report_cached()
+    down = [name for name, result in checks.items() if not result["ok"]]
+    body: dict = {"status": "ok" if ok else "unavailable", "down": down}
+    if down:
+        body["message"] = f"Not ready: {', '.join(down)} unavailable."
+        body["error"] = "dependency_down"
+    response = JsonResponse(body, status=200 if ok else 503)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

@@ -58,6 +58,7 @@ COSTLY_ROUTES: dict[tuple[str, str], str] = {
     ("licensing:orders", "POST"): "orders",
     ("licensing:certificate-verify", "POST"): "certificate_verify",
     ("licensing:dataset-access-requests", "POST"): "access_requests",
+    ("marketplace:takedown-notices", "POST"): "takedown_notices",
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from marketplace import api, catalogue_api
+from marketplace import api, catalogue_api, takedown_api
 
 app_name = "marketplace"
 
@@ -12,6 +12,11 @@ urlpatterns = [
     # Outbound events: /webhook-endpoints..., /events (marketplace/events/urls.py)
     path("", include("marketplace.events.urls")),
     path("ping", api.PingApi.as_view(), name="ping"),
+    path(
+        "takedown-notices",
+        takedown_api.TakedownNoticeListApi.as_view(),
+        name="takedown-notices",
+    ),
     path("me", api.MeApi.as_view(), name="me"),
     path("keys", api.ApiKeyListApi.as_view(), name="keys"),
     path("keys/<int:key_id>", api.ApiKeyDetailApi.as_view(), name="key-detail"),

@@ -17,6 +17,14 @@ from web.views.contributor import (
 from web.views.dataset_schema import dataset_schema
 from web.views.money import money_page, money_payout_account, money_statement
 from web.views.submission_shares import submission_shares
+from web.views.takedowns import takedown_detail, takedown_list, takedown_notice_new
+from web.views.webhooks import (
+    webhook_delete,
+    webhook_detail,
+    webhook_enable,
+    webhook_resend,
+    webhooks_page,
+)
 
 app_name = "web"
 
@@ -28,6 +36,7 @@ urlpatterns = [
     path("datasets", catalogue.catalogue, name="catalogue"),
     path("datasets/<str:slug>", catalogue.dataset_page, name="catalogue_dataset"),
     path("datasets/<str:slug>/sample", catalogue.dataset_sample, name="catalogue_dataset_sample"),
+    path("datasets/<str:slug>/takedown", takedown_notice_new, name="takedown_notice_new"),
     path("organizations/new", organizations.organization_new, name="organization_new"),
     path("organizations/switch", organizations.organization_switch, name="organization_switch"),
     path("organization", organizations.organization_page, name="organization"),
@@ -53,6 +62,18 @@ urlpatterns = [
     ),
     path("organization/keys", keys.keys_page, name="keys"),
     path("organization/keys/<int:key_id>/revoke", keys.key_revoke, name="key_revoke"),
+    # Takedowns of the organisation's datasets and its webhook endpoints (issue 13).
+    path("organization/takedowns", takedown_list, name="takedowns"),
+    path("organization/takedowns/<str:reference>", takedown_detail, name="takedown_detail"),
+    path("organization/webhooks", webhooks_page, name="webhooks"),
+    path("organization/webhooks/<int:endpoint_id>", webhook_detail, name="webhook_detail"),
+    path("organization/webhooks/<int:endpoint_id>/delete", webhook_delete, name="webhook_delete"),
+    path("organization/webhooks/<int:endpoint_id>/enable", webhook_enable, name="webhook_enable"),
+    path(
+        "organization/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend",
+        webhook_resend,
+        name="webhook_resend",
+    ),
     path("invitations/<str:token>", organizations.invitation_page, name="invitation"),
     # The submission stepper (files: web/views/submission_files.py).
     path("submissions", submissions.submission_list, name="submissions"),

@@ -261,6 +261,13 @@ SPECTACULAR_SETTINGS = {
 }
 # OpenAPI accuracy (issue 11): every operation documents each error status it can answer, with
 # the error envelope (marketplace/schema.py); schemathesis holds the API to it in the tests.
+# Choice sets that share a field name get stable, readable component names.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ShareBasisEnum": ["percentage", "weight"],
+    "TakedownBasisEnum": "marketplace.models.takedowns.TakedownNotice.Basis",
+    "WithdrawalStatusEnum": ["open", "fulfilled"],
+    "PayoutAccountStatusEnum": ["none", "onboarding", "enabled"],
+}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "marketplace.schema.error_responses_hook",
@@ -271,13 +278,27 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
 MIDDLEWARE.insert(1, "marketplace.request_guard.ApiRequestGuardMiddleware")
 
+# --- Operate (issue 14, marketplace/observability/) ------------------------------------------
+# A log line per request and per task, with the request id. LOG_FORMAT: json (default unless
+# DEBUG) or readable; the formatter keeps the name production.py uses. The request and task
+# loggers hold the handler themselves: a Celery worker replaces the root logger's.
+LOG_FORMAT = env("LOG_FORMAT", default="readable" if DEBUG else "json")
+_LOG_FORMATTER = "JsonFormatter" if LOG_FORMAT == "json" else "ReadableFormatter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {"plain": {"()": f"marketplace.observability.logs.{_LOG_FORMATTER}"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+        for name in ("datacollective.request", "datacollective.task")
+    },
 }
+MIDDLEWARE.insert(0, "marketplace.observability.middleware.RequestObservabilityMiddleware")
+# /metrics: the scraper's bearer token (empty: 404); business gauges cached this many seconds.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=5)
 
 # Celery reliability (read by config/celery.py through the CELERY_ namespace).
 # A task is acknowledged only after it finished, so a worker killed mid-task (SIGKILL, OOM,
@@ -338,6 +359,8 @@ CATALOGUE_CACHE_SECONDS = env.int("CATALOGUE_CACHE_SECONDS", default=60)
 # --- Revenue shares and payout accounts -------------------------------------------------------
 CONTRIBUTOR_INVITE_TTL_SECONDS = env.int("CONTRIBUTOR_INVITE_TTL_SECONDS", default=30 * 24 * 3600)
 CONTRIBUTOR_SHARES_MAX_LINES = env.int("CONTRIBUTOR_SHARES_MAX_LINES", default=100_000)
+# A consent withdrawal: days the provider has to publish a version without the members.
+CONSENT_WITHDRAWAL_DEADLINE_DAYS = env.int("CONSENT_WITHDRAWAL_DEADLINE_DAYS", default=30)
 # Country of new Connect Express accounts when the caller gives none (empty: Stripe decides).
 STRIPE_CONNECT_DEFAULT_COUNTRY = env("STRIPE_CONNECT_DEFAULT_COUNTRY", default="")
 DEFAULT_FROM_EMAIL = env(

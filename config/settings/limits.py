@@ -32,6 +32,11 @@ API_THROTTLE_SCOPES = {
         "caller": env("API_THROTTLE_ACCESS_REQUESTS", default="30/hour"),
         "ip": env("API_THROTTLE_ACCESS_REQUESTS_IP", default="60/hour"),
     },
+    # Takedown notices (no account needed): the API and the web form share these budgets.
+    "takedown_notices": {
+        "caller": env("API_THROTTLE_TAKEDOWN_NOTICES", default="10/hour"),
+        "ip": env("API_THROTTLE_TAKEDOWN_NOTICES_IP", default="20/hour"),
+    },
 }
 
 # --- Outbound events to licensees (issue 13 §1, marketplace/events/) ---

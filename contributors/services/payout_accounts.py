@@ -21,6 +21,7 @@ from contributors.services.payees import (
 )
 from marketplace.actors import Actor
 from marketplace.models import StripeEvent
+from marketplace.observability.request_id import stripe_request_metadata
 from marketplace.payments import PaymentProviderUnavailable, stripe_client
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Forbidden, ServiceError
@@ -61,7 +62,11 @@ def _account_params(payee: Payee, country: str | None) -> dict:
     params: dict = {
         "type": "express",
         "capabilities": {"transfers": {"requested": True}},
-        "metadata": {"payee_id": str(payee.pk), "payee_kind": payee.kind},
+        "metadata": {
+            "payee_id": str(payee.pk),
+            "payee_kind": payee.kind,
+            **stripe_request_metadata(account_idempotency_key(payee)),
+        },
     }
     country = country or settings.STRIPE_CONNECT_DEFAULT_COUNTRY
     if country:

@@ -17,7 +17,8 @@ from licensing.selectors import AccessFacts, dataset_terms, download_context, pr
 from marketplace.actors import Actor
 from marketplace.models import Dataset, DatasetVersion, Organization, Visibility
 from marketplace.pricing import pricing_object
-from marketplace.services.errors import Conflict, Forbidden, NotFound
+from marketplace.services.errors import Conflict, Forbidden, Gone, NotFound
+from marketplace.services.takedowns import version_removal
 from marketplace.storage import presign_download
 
 Kind = DownloadSession.Kind
@@ -200,6 +201,14 @@ def download_session_start(
             )
     # Whether a private dataset has a sample is its organisation's business.
     private_check(dataset=dataset, organization=organization)
+    # A takedown of one version: an earlier version named explicitly may be gone (a removed
+    # latest version is never the dataset's latest_version any more).
+    if version.pk != dataset.latest_version_id and version_removal(version=version) is not None:
+        raise Gone(
+            f"Version {version.number} of dataset {dataset.public_id} was removed from the "
+            "platform.",
+            code="version_removed",
+        )
     if kind == Kind.SAMPLE and not (
         version.sample_key and version.sample_filename and version.sample_size_bytes
     ):

@@ -76,17 +76,23 @@ def on_dataset_version_published(sender, version: DatasetVersion, **kwargs) -> N
         )
 
 
-def on_dataset_removed(sender, dataset: Dataset, reason: str = "", **kwargs) -> None:
+def on_dataset_removed(
+    sender, dataset: Dataset, reason: str = "", details: dict | None = None, **kwargs
+) -> None:
     """Grant holders are told; their grants are not silently revoked (the terms say what to
-    do with data already downloaded)."""
+    do with data already downloaded). A takedown adds its `details` (reason category, what to
+    do, and the version when only that one was removed)."""
+    details = details or {}
+    version = details.get("version")
     for organization in _grant_holders(dataset.pk):
         event_emit(
             organization=organization,
             type="dataset.removed",
-            key=dataset.public_id,
+            key=f"{dataset.public_id}:v{version}" if version else dataset.public_id,
             data={
                 "dataset": dataset.public_id,
                 "reason": reason,
                 "removedAt": dataset.removed_at.isoformat() if dataset.removed_at else None,
+                **details,
             },
         )

@@ -29,6 +29,7 @@ from licensing.services.events import order_paid_emit
 from licensing.services.grants import grant_issue, grant_revoke
 from marketplace.actors import Actor
 from marketplace.models import Dataset
+from marketplace.observability.request_id import stripe_request_metadata
 from marketplace.payments import PaymentProviderUnavailable, stripe_client, stripe_error
 from marketplace.pricing import platform_fee_cents
 from marketplace.services.audit import audit_record
@@ -218,14 +219,19 @@ def _open_order(*, actor: Actor, dataset: Dataset) -> Order | None:
 def _payment_intent_attach(order: Order) -> None:
     """Create the order's PaymentIntent (Stripe idempotency key derived from our row, so a retry
     after a crash or a Stripe outage gets the same PaymentIntent) and store its id."""
+    key = f"order:{order.public_id}"
     try:
         intent = stripe_client().payment_intents.create(
             params={
                 "amount": order.total_price_cents,
                 "currency": order.currency,
-                "metadata": {"order_id": order.public_id, "dataset_id": order.dataset.public_id},
+                "metadata": {
+                    "order_id": order.public_id,
+                    "dataset_id": order.dataset.public_id,
+                    **stripe_request_metadata(key),
+                },
             },
-            options={"idempotency_key": f"order:{order.public_id}"},
+            options={"idempotency_key": key},
         )
     except stripe.StripeError as exc:
         unavailable = stripe_error(exc)

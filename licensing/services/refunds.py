@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from licensing.models import Order, RefundRequest
 from licensing.services.orders import order_payment_sync
 from marketplace.models import User
+from marketplace.observability.request_id import stripe_request_metadata
 from marketplace.payments import PaymentProviderUnavailable, stripe_client, stripe_error
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Invalid
@@ -109,6 +110,7 @@ def _send(refund_request: RefundRequest) -> RefundRequest:
     if refund_request.stripe_refund_id:
         return refund_request
     order = refund_request.order
+    key = f"staff-refund:{refund_request.pk}"
     try:
         refund = stripe_client().refunds.create(
             params={
@@ -117,9 +119,10 @@ def _send(refund_request: RefundRequest) -> RefundRequest:
                 "metadata": {
                     "order_id": order.public_id,
                     "refund_request": str(refund_request.pk),
+                    **stripe_request_metadata(key),
                 },
             },
-            options={"idempotency_key": f"staff-refund:{refund_request.pk}"},
+            options={"idempotency_key": key},
         )
     except stripe.InvalidRequestError as exc:
         RefundRequest.objects.filter(pk=refund_request.pk).update(
@@ -164,13 +167,18 @@ def order_duplicate_refund(*, order_pk: int) -> Order:
     order = Order.objects.get(pk=order_pk)
     if order.status != Order.Status.PAID or order.refunded_cents:
         return order
+    key = f"duplicate-refund:{order.public_id}"
     try:
         stripe_client().refunds.create(
             params={
                 "payment_intent": order.payment_intent_id,
-                "metadata": {"order_id": order.public_id, "why": "duplicate payment"},
+                "metadata": {
+                    "order_id": order.public_id,
+                    "why": "duplicate payment",
+                    **stripe_request_metadata(key),
+                },
             },
-            options={"idempotency_key": f"duplicate-refund:{order.public_id}"},
+            options={"idempotency_key": key},
         )
     except stripe.StripeError as exc:
         unavailable = stripe_error(exc)

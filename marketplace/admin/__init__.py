@@ -9,6 +9,7 @@ from marketplace.admin.catalogue import (
     FileUploadAdmin,
     SubmissionAdmin,
 )
+from marketplace.admin.events import EventDeliveryAdmin, WebhookEndpointAdmin
 from marketplace.admin.identity import (
     ApiKeyAdmin,
     AuditEventAdmin,
@@ -17,16 +18,20 @@ from marketplace.admin.identity import (
     StripeEventAdmin,
     UserAdmin,
 )
+from marketplace.admin.takedowns import TakedownNoticeAdmin
 
 __all__ = [
     "ApiKeyAdmin",
     "AuditEventAdmin",
     "CheckRunAdmin",
     "DatasetAdmin",
+    "EventDeliveryAdmin",
     "FileUploadAdmin",
     "MembershipAdmin",
     "OrganizationAdmin",
     "StripeEventAdmin",
     "SubmissionAdmin",
+    "TakedownNoticeAdmin",
     "UserAdmin",
+    "WebhookEndpointAdmin",
 ]

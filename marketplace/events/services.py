@@ -107,6 +107,31 @@ def webhook_endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
 
+@transaction.atomic
+def webhook_endpoint_enable(*, actor: Actor, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """An owner turns an endpoint disabled after repeated failures back on: its failure count
+    starts again from zero. Deliveries given up meanwhile are not re-sent by themselves (the
+    owner resends the ones they want from the delivery log)."""
+    _owner_require(actor)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(
+        pk=endpoint.pk, organization=actor.organization
+    )
+    if endpoint.status == WebhookEndpoint.Status.ENABLED:
+        return endpoint
+    endpoint.status = WebhookEndpoint.Status.ENABLED
+    endpoint.consecutive_failures = 0
+    endpoint.disabled_at = None
+    endpoint.save(update_fields=["status", "consecutive_failures", "disabled_at"])
+    audit_record(
+        actor=actor,
+        organization=endpoint.organization,
+        action="webhook_endpoint.enable",
+        obj=endpoint,
+        data={"url": endpoint.url},
+    )
+    return endpoint
+
+
 def event_public_id(*, organization_id: int, type: str, key: str) -> str:
     return "evt_" + uuid.uuid5(EVENT_NAMESPACE, f"{organization_id}:{type}:{key}").hex
 

@@ -6,5 +6,6 @@ from django.dispatch import Signal
 
 # sender=DatasetVersion, version=<the new DatasetVersion>
 dataset_version_published = Signal()
-# sender=Dataset, dataset=<the removed Dataset>, reason=<str>
+# sender=Dataset, dataset=<the removed Dataset>, reason=<str>, details=<dict or None: a
+# takedown's reasonCategory, whatToDo, members, version (only that version removed when set)>
 dataset_removed = Signal()

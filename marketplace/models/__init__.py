@@ -3,19 +3,23 @@ from .catalogue import Dataset, DatasetVersion, FileUpload, Submission, Task, Vi
 from .events import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint
 from .identity import ApiKey, Membership, Organization, OrganizationInvitation, User
 from .ingestion import CheckResult, CheckRun
+from .members import VersionMember
 from .registry import RegistrySchema
 from .stripe_events import StripeEvent
+from .takedowns import CounterNotice, TakedownNotice
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "CheckResult",
     "CheckRun",
+    "CounterNotice",
     "Dataset",
     "DeliveryAttempt",
     "Event",
     "EventDelivery",
     "DatasetVersion",
+    "VersionMember",
     "FileUpload",
     "Membership",
     "Organization",
@@ -23,6 +27,7 @@ __all__ = [
     "RegistrySchema",
     "StripeEvent",
     "Submission",
+    "TakedownNotice",
     "Task",
     "User",
     "WebhookEndpoint",

@@ -13,13 +13,14 @@ from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.models import CheckResult, CheckRun, DatasetVersion, FileUpload, Submission
 from marketplace.services.audit import audit_record
 from marketplace.services.findings import duplicate_archive_finding, provider_safe
+from marketplace.services.members import member_digests_published_elsewhere
 from marketplace.storage import bucket, s3_client
 from marketplace.tasking import task_enqueue, task_enqueue_on_commit
 
@@ -34,6 +35,60 @@ CONCLUDE_TASK = "marketplace.tasks.submission_checks_conclude_task"
 
 class StorageUnavailable(Exception):
     """Reading the archive from storage failed; the task retries with backoff."""
+
+
+# Consent withdrawals (issue 13 §2) live in contributors, which registers here in its
+# AppConfig.ready() (marketplace never imports it): provider(dataset_id=, digests=) returns
+# {sha256: [withdrawn member paths]} for those of `digests` withdrawn from the dataset, or
+# None when the dataset has no withdrawal at all.
+_withdrawn_digests_providers: list = []
+
+
+def withdrawn_digests_provider_register(provider) -> None:
+    if provider not in _withdrawn_digests_providers:
+        _withdrawn_digests_providers.append(provider)
+
+
+def withdrawn_members_finding(*, dataset_id: int | None, manifest: list) -> dict | None:
+    """A new version of a dataset fails while it still holds a member whose SHA-256 a
+    contributor's consent withdrawal covers (whatever its path now); None for a dataset without
+    withdrawals (no finding at all)."""
+    if dataset_id is None or not _withdrawn_digests_providers:
+        return None
+    paths_by_digest: dict[str, list[str]] = {}
+    for entry in manifest:
+        paths_by_digest.setdefault(entry[2], []).append(entry[0])
+    withdrawn: dict[str, list[str]] | None = None
+    for provider in _withdrawn_digests_providers:
+        found = provider(dataset_id=dataset_id, digests=sorted(paths_by_digest))
+        if found is not None:
+            withdrawn = (withdrawn or {}) | found
+    if withdrawn is None:
+        return None
+    if not withdrawn:
+        return {
+            "name": "withdrawn_members",
+            "status": "pass",
+            "summary": "No member withdrawn by a contributor (consent withdrawal) remains.",
+            "details": {},
+        }
+    remaining = [
+        {"path": path, "sha256": digest, "withdrawnAs": sorted(withdrawn[digest])}
+        for digest in sorted(withdrawn)
+        for path in paths_by_digest[digest]
+    ]
+    named = ", ".join(f"{m['path']} (SHA-256 {m['sha256'][:12]}…)" for m in remaining[:5])
+    more = f" and {len(remaining) - 5} more" if len(remaining) > 5 else ""
+    return {
+        "name": "withdrawn_members",
+        "status": "fail",
+        "summary": (
+            f"{len(remaining)} member(s) whose contributor withdrew consent are still in the "
+            f"archive: {named}{more}. Remove them (the same content under any path) and upload "
+            "the archive again."
+        ),
+        "details": {"members": remaining[:1000], "count": len(remaining)},
+    }
 
 
 def checks_start(*, submission: Submission) -> list[CheckRun]:
@@ -96,27 +151,14 @@ def check_run_execute(*, run_pk: int) -> CheckRun:
 
 def _known_member_hashes(*, exclude_dataset_id: int | None):
     """A lookup for the inspector: which of this archive's member SHA-256s occur in a published
-    version of another dataset. Asked once, after the walk, with the archive's own digests, so
-    only those are looked up in the manifests (in the database, in batches) instead of loading
-    every published manifest into the worker."""
+    version of another dataset. Asked once, after the walk, with the archive's own digests; each
+    digest is one index lookup in the member table of published versions, so the cost does not
+    grow with the catalogue."""
 
     def lookup(digests: list[str]) -> set[str]:
-        known: set[str] = set()
-        with connection.cursor() as cursor:
-            for start in range(0, len(digests), 10_000):
-                cursor.execute(
-                    """
-                    SELECT DISTINCT m.entry ->> 2
-                    FROM marketplace_checkrun r
-                    JOIN marketplace_fileupload u ON u.id = r.upload_id
-                    JOIN marketplace_datasetversion v ON v.archive_key = u.key
-                    CROSS JOIN LATERAL jsonb_array_elements(r.manifest) AS m(entry)
-                    WHERE v.dataset_id IS DISTINCT FROM %s AND m.entry ->> 2 = ANY(%s)
-                    """,
-                    [exclude_dataset_id, digests[start : start + 10_000]],
-                )
-                known.update(row[0] for row in cursor.fetchall())
-        return known
+        return member_digests_published_elsewhere(
+            digests=digests, exclude_dataset_id=exclude_dataset_id
+        )
 
     return lookup
 
@@ -249,6 +291,12 @@ def check_run_finish(*, run_pk: int, outcome: dict) -> CheckRun:
                 "details": {},
             }
         )
+    if run.upload.kind == FileUpload.Kind.DATASET:
+        withdrawn = withdrawn_members_finding(
+            dataset_id=run.submission.dataset_id, manifest=outcome.get("manifest") or []
+        )
+        if withdrawn is not None:
+            results.append(withdrawn)
     CheckResult.objects.bulk_create(
         [
             CheckResult(

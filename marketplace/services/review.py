@@ -13,6 +13,7 @@ from marketplace.events.signals import dataset_removed, dataset_version_publishe
 from marketplace.models import CheckRun, Dataset, DatasetVersion, FileUpload, Submission, User
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Invalid
+from marketplace.services.members import version_members_record
 
 S = Submission.Status
 CARD_FIELDS = [
@@ -116,6 +117,7 @@ def submission_approve(*, submission: Submission, actor: User) -> DatasetVersion
         published_at=now,
         published_by=actor,
     )
+    version_members_record(version=version, run=run)
     dataset.latest_version = version
     dataset.size_bytes = version.size_bytes
     dataset.has_sample = bool(sample)
@@ -171,8 +173,11 @@ def submission_reject(*, submission: Submission, actor: User, reason: str) -> Su
 
 
 @transaction.atomic
-def dataset_remove(*, dataset: Dataset, actor: User, reason: str) -> Dataset:
-    """Take a dataset off the platform: E3 answers 410 from then on."""
+def dataset_remove(
+    *, dataset: Dataset, actor: User, reason: str, details: dict | None = None
+) -> Dataset:
+    """Take a dataset off the platform: E3 answers 410 from then on. `details` (a takedown's
+    reason category and what licensees should do) go into the `dataset.removed` event."""
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if dataset.removed_at is None:
         dataset.removed_at = timezone.now()
@@ -186,5 +191,5 @@ def dataset_remove(*, dataset: Dataset, actor: User, reason: str) -> Dataset:
             obj=dataset,
             data={"reason": reason},
         )
-        dataset_removed.send(sender=Dataset, dataset=dataset, reason=reason)
+        dataset_removed.send(sender=Dataset, dataset=dataset, reason=reason, details=details)
     return dataset

@@ -46,7 +46,9 @@ def split_allocate(amount_micro: int, weights: Sequence[int], *, rotation_key: i
         # orders them. rank(i) = n - 1 - ((i - offset) mod n).
         ranks = [*range(offset - 1, -1, -1), *range(n - 1, offset - 1, -1)]
         keys = [(p % total) * n + rank for p, rank in zip(products, ranks, strict=True)]
-        keys.sort(reverse=True)
-        for key in keys[:left]:
-            shares[(n - 1 - key % n + offset) % n] += 1
+        del products, ranks  # a million payees: free them before the sort's copy
+        # The keys are distinct (the rank part), so exactly the `left` largest are at or above
+        # the left-th largest: one comparison per index instead of a loop of index arithmetic.
+        cut = sorted(keys, reverse=True)[left - 1]
+        shares = [share + (key >= cut) for share, key in zip(shares, keys, strict=True)]
     return shares

@@ -6,7 +6,16 @@ import uuid
 import pytest
 from django.conf import settings
 
-from config.celery import BEAT_SCHEDULE, app
+from config.celery import (
+    BEAT_SCHEDULE,
+    TASK_WORKLOADS,
+    WORKLOADS,
+    _worker_queues,
+    app,
+    conf_set,
+    queues,
+    route_task,
+)
 from devtools.processes import PIPE, start, stop
 from tests.servers import ROOT
 
@@ -77,3 +86,64 @@ def test_a_real_worker_process_runs_a_task():
     finally:
         out = stop(worker, timeout=20)
     assert "celery_heartbeat" in out
+
+
+OUR_APPS = ("marketplace", "contributors", "licensing", "payouts", "web")
+
+
+def test_every_task_of_our_apps_is_routed_deliberately():
+    """A new task must be given a workload in config/celery.py (TASK_WORKLOADS); one that is
+    not would silently share the default queue with whatever runs there."""
+    app.loader.import_default_modules()
+    ours = {name for name in app.tasks if name.split(".")[0] in OUR_APPS}
+    assert ours, "no task of ours registered"
+    assert ours - set(TASK_WORKLOADS) == set(), "tasks without a route in config/celery.py"
+    assert set(TASK_WORKLOADS) - ours == set(), "routes of tasks that do not exist"
+    assert set(TASK_WORKLOADS.values()) == set(WORKLOADS)
+
+
+def test_each_workload_has_its_own_queue_named_after_the_default_one(settings):
+    settings.INGESTION_QUEUE = ""
+    default = app.conf.task_default_queue
+    expected = {
+        "marketplace.tasks.check_run_execute": f"{default}.ingestion",
+        "marketplace.tasks.stripe_event_process": f"{default}.accounting",
+        "payouts.tasks.payout_run_execute": f"{default}.accounting",
+        "payouts.tasks.reconcile": f"{default}.accounting",
+        "marketplace.events.tasks.event_delivery_attempt": f"{default}.outbound",
+        "contributors.tasks.contributor_invite": f"{default}.outbound",
+        "marketplace.tasks.celery_heartbeat": default,
+        "marketplace.tasks.submission_process_submitted": default,
+    }
+    for name, queue in expected.items():
+        assert route_task(name, (), {}, {}) == {"queue": queue}, name
+        # What a sender actually does: the message goes to that queue.
+        assert app.amqp.router.route({}, name)["queue"].name == queue, name
+    assert route_task("celery.chord_unlock", (), {}, {}) is None  # not ours: default
+    assert len(set(queues().values())) == len(WORKLOADS)
+    settings.INGESTION_QUEUE = "big-archives"
+    assert route_task("marketplace.tasks.check_run_execute", (), {}, {}) == {
+        "queue": "big-archives"
+    }
+
+
+@pytest.mark.parametrize(
+    "requested, ingestion_timeout",
+    [(None, True), ("{default}.ingestion", True), ("{default}.accounting", False)],
+)
+def test_a_worker_consumes_its_queues_with_their_visibility_timeout(
+    settings, requested, ingestion_timeout
+):
+    """`celery worker` without -Q consumes every queue; with -Q, the ones named."""
+    default = app.conf.task_default_queue
+    saved = app.conf.task_queues, app.conf.broker_transport_options
+    try:
+        options = {"queues": requested.format(default=default)} if requested else {}
+        _worker_queues(options=options)
+        if requested is None:
+            assert {q.name for q in app.conf.task_queues} == set(queues().values())
+        timeout = app.conf.broker_transport_options["visibility_timeout"]
+        expected = settings.INGESTION_VISIBILITY_TIMEOUT if ingestion_timeout else None
+        assert timeout == (expected or settings.CELERY_VISIBILITY_TIMEOUT)
+    finally:
+        conf_set(task_queues=saved[0], broker_transport_options=saved[1])

@@ -1,4 +1,6 @@
-"""`make run` refuses to start, naming the dependency, when PostgreSQL or Redis is down."""
+"""`make run` refuses to start, naming the dependency, when the PostgreSQL or Redis it is
+configured with elsewhere is down (on this machine it starts local ones instead:
+tests/foundation/test_embedded_services.py)."""
 
 import os
 import subprocess
@@ -11,8 +13,9 @@ from tests.servers import ROOT
 def test_run_names_unreachable_postgres_and_redis_and_exits_non_zero():
     env = dict(
         os.environ,
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/datacollective",
-        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        # .invalid names never resolve (RFC 6761): nothing is contacted.
+        DATABASE_URL="postgres://postgres@db.invalid:5432/datacollective",
+        REDIS_URL="redis://cache.invalid:6379/0",
         WEB_PORT=str(free_port()),
         MOTO_PORT=str(free_port()),
         STRIPE_EMULATOR_PORT=str(free_port()),

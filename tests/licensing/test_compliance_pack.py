@@ -114,7 +114,7 @@ def test_json_validates_against_the_committed_schema_and_numbers_are_the_statist
         assert entry["provider"]["name"] == dataset.organization.name
         assert entry["languages"] == [dataset.locale]
         assert entry["timeSpan"] is None and entry["timeSpanReason"]
-        assert entry["withdrawalsHandled"] == 0 and "not yet" in entry["withdrawalsNote"]
+        assert entry["withdrawalsHandled"] == 0 and "No contributor" in entry["withdrawalsNote"]
         assert entry["croissant"]["url"].endswith(f"/api/datasets/{dataset.public_id}/croissant")
         held = grants[key]
         assert [g["grantId"] for g in entry["grants"]] == [g.public_id for g in held]

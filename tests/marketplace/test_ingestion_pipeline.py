@@ -9,9 +9,10 @@ import tarfile
 import pytest
 
 from marketplace.actors import actor_for_key
-from marketplace.models import CheckResult, CheckRun, Submission
+from marketplace.models import CheckResult, CheckRun, Submission, VersionMember
 from marketplace.services.errors import Conflict, Invalid
 from marketplace.services.ingestion import check_runs_requeue_stale
+from marketplace.services.members import member_digests_published_elsewhere
 from marketplace.services.review import submission_approve
 from tests.catalogue_helpers import DATASHEET, api, make_archive, upload_bytes, wav_bytes
 from tests.factories import make_key, make_user
@@ -300,3 +301,29 @@ def test_member_overlap_with_published_versions_is_reported():
     duplicates = results_by_name(checks(client2, sid2)["runs"][0])["duplicates"]
     assert duplicates["details"]["known_members"] == 1
     assert duplicates["details"]["overlap_percent"] == 50
+
+
+def test_publishing_records_every_member_of_the_version_once():
+    secret, _ = make_key(uploads=True)
+    members = {"index.tsv": b"path\tsentence\na.wav\thi\n", "a.wav": wav_bytes(4000)}
+    _, sid = submit(secret, tar_gz(members))
+    version = submission_approve(
+        submission=Submission.objects.get(public_id=sid), actor=make_user(is_staff=True)
+    )
+    rows = sorted(
+        VersionMember.objects.filter(version=version).values_list("path", "size", "sha256")
+    )
+    assert rows == sorted(
+        (name, len(payload), hashlib.sha256(payload).hexdigest())
+        for name, payload in members.items()
+    )
+    assert set(
+        VersionMember.objects.filter(version=version).values_list("dataset_id", flat=True)
+    ) == {version.dataset_id}
+    # the dataset's own members are not duplicates of itself (a new version of the same dataset)
+    digest = hashlib.sha256(members["a.wav"]).hexdigest()
+    assert (
+        member_digests_published_elsewhere(digests=[digest], exclude_dataset_id=version.dataset_id)
+        == set()
+    )
+    assert member_digests_published_elsewhere(digests=[digest], exclude_dataset_id=None) == {digest}

@@ -34,7 +34,9 @@ def test_ingestion_has_its_own_queue_and_visibility_timeout(settings):
     queue = app.conf.task_default_queue
     for name in INGESTION_TASKS:
         assert route_task(name, (), {}, {}) == {"queue": f"{queue}.ingestion"}
-    assert route_task("payouts.tasks.payout_run_execute", (), {}, {}) is None
+    assert route_task("payouts.tasks.payout_run_execute", (), {}, {}) == {
+        "queue": f"{queue}.accounting"
+    }
 
     ordinary = worker_transport_options({queue})
     ingestion = worker_transport_options({f"{queue}.ingestion"})

@@ -13,6 +13,7 @@ import redis
 from django.conf import settings
 from django.urls import reverse
 
+from config.celery import ACCOUNTING, queues
 from config.celery import app as celery_app
 from payouts import progress
 from payouts.models import MICRO_PER_CENT, JournalTransaction, PayoutLine, ReconciliationReport
@@ -163,14 +164,15 @@ def test_only_finance_staff_see_the_overview(client, finance):
 def queued_messages(job_id: str) -> list[tuple[str, list]]:
     """(task name, args) of the messages waiting in the broker's queue for `job_id`."""
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = queues()[ACCOUNTING]  # config/celery.py routes payout runs and reconciliation there
     found = []
-    for raw in broker.lrange(settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1):
+    for raw in broker.lrange(queue, 0, -1):
         message = json.loads(raw)
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
         if job_id in args:
             found.append((message["headers"]["task"], args, raw))
     for *_, raw in found:
-        broker.lrem(settings.CELERY_TASK_DEFAULT_QUEUE, 1, raw)
+        broker.lrem(queue, 1, raw)
     return [(name, args) for name, args, _ in found]
 
 

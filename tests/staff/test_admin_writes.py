@@ -174,6 +174,8 @@ def test_license_flags_change_through_the_service(reviewer_user, provider):
 EDITABLE = {
     "marketplace.dataset": {"visibility", "is_paid", "base_price_cents", "takedown_reason"},
     "marketplace.organization": set(),
+    # A takedown notice's decision, made by takedown_notice_accept / takedown_notice_reject.
+    "marketplace.takedownnotice": {"decision", "reason"},
     "licensing.license": {
         "commercial_use",
         "derivatives",

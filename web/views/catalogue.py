@@ -40,6 +40,7 @@ from marketplace.selectors import (
     dataset_lookup,
 )
 from marketplace.services.errors import Gone, NotFound, ServiceError
+from marketplace.services.takedowns import dataset_removal_notice, removed_version_numbers
 from web.checks import check_view
 from web.decorators import actor_required
 
@@ -190,12 +191,21 @@ def _statistics(statistics: dict) -> dict:
     }
 
 
+def _tombstone(request, slug: str, exc: Gone):
+    """A removed dataset's page: when, and the reason category of the takedown notice behind
+    it ("other" when staff removed it without one). 410, as the API answers."""
+    dataset = Dataset.objects.filter(Q(public_id=slug) | Q(slug=slug)).first()
+    notice = dataset_removal_notice(dataset=dataset) if dataset else None
+    context = {"message": exc.message, "dataset": dataset, "notice": notice}
+    return render(request, "web/catalogue/removed.html", context, status=410)
+
+
 @require_GET
 def dataset_page(request, slug: str):
     try:
         dataset = _dataset_for(request, slug)
     except Gone as exc:
-        return render(request, "web/catalogue/removed.html", {"message": exc.message}, status=410)
+        return _tombstone(request, slug, exc)
     version = dataset.latest_version
     sheet = version.submission
     terms = dataset_terms(dataset)
@@ -220,6 +230,7 @@ def dataset_page(request, slug: str):
             currency=dataset.currency or "usd",
         ),
         "versions": list(dataset.versions.order_by("-number")),
+        "removed_versions": removed_version_numbers(dataset=dataset),
         "checks": _checks_of(version),
         "statistics": _statistics(version.statistics),
         "has_sample": bool(version.sample_key and version.sample_size_bytes),

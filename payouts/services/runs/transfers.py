@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import stripe
 
+from marketplace.observability.request_id import stripe_request_metadata
 from payouts.models import PayoutLine, PayoutRun
 
 
@@ -18,7 +19,11 @@ def _transfer_params(line: PayoutLine, run: PayoutRun) -> dict:
         "currency": line.currency,
         "destination": line.destination,
         "transfer_group": run.transfer_group,
-        "metadata": {"payout_line": str(line.pk), "payout_run": str(run.pk)},
+        "metadata": {
+            "payout_line": str(line.pk),
+            "payout_run": str(run.pk),
+            **stripe_request_metadata(line.idempotency_key),
+        },
     }
 
 

@@ -1,0 +1,202 @@
+"""Which archive members each contributor of a dataset contributed (issue 13 §2): the provider
+maps contributors to members by member path prefix, as JSON or as a CSV file (`email,path
+prefix`), when the shares are set. Stored per dataset and replaced whole; a consent withdrawal
+resolves through it to the members (paths and SHA-256s) of the published versions."""
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from contributors.models import Contributor, MemberMapping, ShareLine, WithdrawnMember
+from contributors.services.payees import organization_owner_check
+from contributors.services.shares import EMAIL_MAX_LENGTH, _email
+from marketplace.actors import Actor
+from marketplace.csv_safe import csv_cell_unescape, csv_row
+from marketplace.models import CheckRun, Dataset, DatasetVersion, VersionMember
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import Invalid
+
+PREFIX_MAX = 1000
+MAX_LINES = 10_000
+CSV_MAX_BYTES = 2 * 1024 * 1024
+HEADER = ("email", "path prefix")
+
+
+@dataclass(frozen=True)
+class MappingLine:
+    email: str
+    path_prefix: str
+
+
+def _prefix(value, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f'{where}.pathPrefix: a member path prefix like "clips/alice/" is required.')
+    prefix = value.strip()
+    if len(prefix) > PREFIX_MAX:
+        raise Invalid(f"{where}.pathPrefix: at most {PREFIX_MAX} characters.")
+    if prefix.startswith("/") or ".." in prefix.split("/") or "\x00" in prefix:
+        raise Invalid(
+            f"{where}.pathPrefix: {prefix[:80]!r} must be a relative member path (no leading "
+            '"/", no "..").'
+        )
+    return prefix
+
+
+def member_mapping_parse(mappings) -> list[MappingLine]:
+    """Rules: a list of {"email", "pathPrefix"}; each prefix a relative member path; a line at
+    most once."""
+    if not isinstance(mappings, list):
+        raise Invalid("mappings: must be a list of {email, pathPrefix}.")
+    if len(mappings) > MAX_LINES:
+        raise Invalid(f"mappings: at most {MAX_LINES:,} lines (got {len(mappings):,}).")
+    lines: list[MappingLine] = []
+    seen: set[tuple[str, str]] = set()
+    for i, item in enumerate(mappings):
+        where = f"mappings[{i}]"
+        if not isinstance(item, dict) or set(item) - {"email", "pathPrefix"}:
+            raise Invalid(f'{where}: must be an object with "email" and "pathPrefix".')
+        line = MappingLine(_email(item.get("email"), where), _prefix(item.get("pathPrefix"), where))
+        if (line.email, line.path_prefix) in seen:
+            raise Invalid(f"{where}: {line.email} {line.path_prefix!r} appears twice.")
+        seen.add((line.email, line.path_prefix))
+        lines.append(line)
+    return lines
+
+
+def member_mapping_csv_parse(data: bytes) -> list[dict]:
+    """A CSV file of `email,path prefix` lines (a header line naming them is optional), UTF-8
+    with or without a byte-order mark; line numbers in the messages are the file's."""
+    if len(data) > CSV_MAX_BYTES:
+        raise Invalid(f"The file is larger than {CSV_MAX_BYTES // 1024 // 1024} MiB.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("The file is not UTF-8 text.") from None
+    mappings = []
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        cells = [csv_cell_unescape(c.strip()) for c in row]
+        if not any(cells):
+            continue
+        if number == 1 and cells[0].lower() in ("email", "e-mail"):
+            continue
+        if len(cells) != 2:
+            raise Invalid(
+                f"line {number}: two columns expected (e-mail, path prefix), got {len(cells)}."
+            )
+        if len(cells[0]) > EMAIL_MAX_LENGTH:
+            raise Invalid(f"line {number}: the e-mail address is too long.")
+        mappings.append({"email": cells[0], "pathPrefix": cells[1]})
+    if not mappings:
+        raise Invalid("The file names no contributor (expected lines: e-mail, path prefix).")
+    return mappings
+
+
+def _named_contributors(dataset: Dataset) -> dict[str, Contributor]:
+    """The contributors named in any version of the dataset's share table, by e-mail."""
+    ids = ShareLine.objects.filter(table__dataset=dataset, payee__contributor__isnull=False).values(
+        "payee__contributor_id"
+    )
+    return {c.email: c for c in Contributor.objects.filter(pk__in=ids)}
+
+
+@transaction.atomic
+def member_mapping_set(*, actor: Actor, dataset: Dataset, mappings) -> list[MemberMapping]:
+    """Replace the dataset's member mapping (owners of its organisation). Every e-mail must be
+    a contributor named in the dataset's revenue shares. Checked whole before anything is
+    replaced: bad input changes nothing."""
+    organization_owner_check(
+        actor=actor, organization=dataset.organization, action="map contributors to members"
+    )
+    lines = member_mapping_parse(mappings)
+    named = _named_contributors(dataset)
+    for i, line in enumerate(lines):
+        if line.email not in named:
+            raise Invalid(
+                f"mappings[{i}].email: {line.email} is not named in this dataset's revenue "
+                "shares; set the shares first.",
+                code="not_a_contributor_of_dataset",
+            )
+    Dataset.objects.select_for_update(no_key=True).get(pk=dataset.pk)
+    MemberMapping.objects.filter(dataset=dataset).delete()
+    rows = MemberMapping.objects.bulk_create(
+        MemberMapping(
+            dataset=dataset,
+            contributor=named[line.email],
+            path_prefix=line.path_prefix,
+            created_by=actor.user,
+        )
+        for line in lines
+    )
+    audit_record(
+        actor=actor,
+        organization=dataset.organization,
+        action="member_mapping.set",
+        obj=dataset,
+        data={"dataset": dataset.public_id, "lines": len(rows)},
+    )
+    return rows
+
+
+def member_mapping_of(dataset: Dataset) -> list[MemberMapping]:
+    return list(
+        MemberMapping.objects.filter(dataset=dataset)
+        .select_related("contributor")
+        .order_by("contributor__email", "path_prefix")
+    )
+
+
+def member_mapping_csv(dataset: Dataset) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    for row in member_mapping_of(dataset):
+        writer.writerow(csv_row([row.contributor.email, row.path_prefix]))
+    return out.getvalue()
+
+
+def version_manifests(dataset: Dataset) -> list[tuple[DatasetVersion, list]]:
+    """Each published version of the dataset with its members [[path, size, sha256], ...],
+    oldest first: from marketplace's VersionMember table, else (a version without rows there)
+    the manifest its ingestion checks recorded."""
+    versions = list(DatasetVersion.objects.filter(dataset=dataset).order_by("number"))
+    members: dict[int, list] = {}
+    for version_id, path, size, sha256 in (
+        VersionMember.objects.filter(dataset=dataset)
+        .order_by("version_id", "path", "pk")
+        .values_list("version_id", "path", "size", "sha256")
+    ):
+        members.setdefault(version_id, []).append([path, size, sha256])
+    missing = [v.archive_key for v in versions if v.pk not in members]
+    runs = (
+        {
+            run.upload.key: run.manifest
+            for run in CheckRun.objects.filter(upload__key__in=missing).select_related("upload")
+        }
+        if missing
+        else {}
+    )
+    return [(v, members.get(v.pk) or runs.get(v.archive_key) or []) for v in versions]
+
+
+def members_resolve(*, dataset: Dataset, contributor: Contributor) -> list[WithdrawnMember]:
+    """The (unsaved) members of every published version of the dataset that the mapping gives
+    to `contributor`: each member whose path starts with one of their prefixes."""
+    prefixes = list(
+        MemberMapping.objects.filter(dataset=dataset, contributor=contributor).values_list(
+            "path_prefix", flat=True
+        )
+    )
+    if not prefixes:
+        return []
+    found = []
+    for version, manifest in version_manifests(dataset):
+        for path, size, sha256 in manifest:
+            if any(path.startswith(p) for p in prefixes):
+                found.append(
+                    WithdrawnMember(
+                        dataset=dataset, version=version, path=path, size=size, sha256=sha256
+                    )
+                )
+    return found

@@ -1,0 +1,188 @@
+"""Signed deletion manifests (issue 13 §2). When a contributor's consent withdrawal is recorded
+(contributors.services.withdrawals calls `deletion_manifests_issue` in its transaction), every
+organisation holding a grant in force for the dataset gets one manifest per grant: a compact
+JWS (EdDSA, the license-signing key, verifiable offline with the JWKS) naming the dataset, its
+versions, the member paths and SHA-256 digests to delete, the grant and the deadline — never
+who withdrew. It reaches the licensee as a `consent.withdrawn` event (webhook and polling) and
+on its library page; the licensee acknowledges it (once; again is a no-op)."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from contributors.models import ConsentWithdrawal
+from licensing.models import DeletionManifest, Grant
+from licensing.signing import jws_sign
+from marketplace.actors import Actor
+from marketplace.events.services import event_emit
+from marketplace.models import DatasetVersion, Organization
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import NotFound
+
+MANIFEST_TYPE = "deletion-manifest"
+
+
+def manifest_claims(
+    *, manifest: DeletionManifest, withdrawal: ConsentWithdrawal, grant: Grant, members, now
+) -> dict:
+    dataset = withdrawal.dataset
+    numbers = sorted({m.version.number for m in members})
+    versions = {
+        v.number: v for v in DatasetVersion.objects.filter(dataset=dataset, number__in=numbers)
+    }
+    return {
+        "iss": settings.PUBLIC_BASE_URL,
+        "sub": grant.public_id,
+        "jti": manifest.public_id,
+        "iat": int(now.timestamp()),
+        "type": MANIFEST_TYPE,
+        "withdrawal": withdrawal.public_id,
+        "withdrawnAt": withdrawal.created_at.isoformat(),
+        "deadline": withdrawal.deadline.isoformat(),
+        "grant": {"id": grant.public_id},
+        "licensee": {"organizationId": str(grant.organization_id), "name": grant.organization.name},
+        "dataset": {
+            "id": dataset.public_id,
+            "slug": dataset.slug,
+            "name": dataset.name,
+            "publisher": dataset.organization.name,
+        },
+        "versions": [
+            {"number": n, "filename": versions[n].filename, "sha256": versions[n].sha256}
+            for n in numbers
+        ],
+        "members": [
+            {"version": m.version.number, "path": m.path, "size": m.size, "sha256": m.sha256}
+            for m in members
+        ],
+        "instructions": (
+            "Delete every copy of these members (matched by SHA-256, whatever their path) from "
+            "your storage, and do not use them for new training, before the deadline; then "
+            "acknowledge this manifest."
+        ),
+    }
+
+
+def deletion_manifests_issue(*, withdrawal: ConsentWithdrawal) -> list[DeletionManifest]:
+    """One signed manifest (and one `consent.withdrawn` event) per grant in force for the
+    withdrawal's dataset. Idempotent per (withdrawal, grant)."""
+    members = list(withdrawal.members.select_related("version").order_by("version__number", "path"))
+    grants = (
+        Grant.objects.active()
+        .filter(dataset=withdrawal.dataset)
+        .select_related("organization")
+        .order_by("pk")
+    )
+    issued = []
+    now = timezone.now()
+    for grant in grants:
+        if DeletionManifest.objects.filter(withdrawal=withdrawal, grant=grant).exists():
+            continue
+        manifest = DeletionManifest(
+            withdrawal=withdrawal,
+            grant=grant,
+            organization=grant.organization,
+            dataset=withdrawal.dataset,
+            deadline=withdrawal.deadline,
+        )
+        claims = manifest_claims(
+            manifest=manifest, withdrawal=withdrawal, grant=grant, members=members, now=now
+        )
+        manifest.token, manifest.kid = jws_sign(claims)
+        manifest.save()
+        event_emit(
+            organization=grant.organization,
+            type="consent.withdrawn",
+            key=manifest.public_id,
+            data={
+                "deletionManifest": manifest.public_id,
+                "dataset": withdrawal.dataset.public_id,
+                "grant": grant.public_id,
+                "deadline": manifest.deadline.isoformat(),
+                "members": len(members),
+                "manifest": manifest.token,
+            },
+        )
+        audit_record(
+            actor=None,
+            organization=grant.organization,
+            action="deletion_manifest.issue",
+            obj=manifest,
+            data={"manifest": manifest.public_id, "withdrawal": withdrawal.public_id},
+        )
+        issued.append(manifest)
+    return issued
+
+
+def on_withdrawal(*, withdrawal: ConsentWithdrawal) -> None:
+    deletion_manifests_issue(withdrawal=withdrawal)
+
+
+def manifests_of_organization(*, organization: Organization):
+    return (
+        DeletionManifest.objects.filter(organization=organization)
+        .select_related("dataset", "grant")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def manifest_of_organization(*, organization: Organization, manifest_id: str) -> DeletionManifest:
+    """A manifest of the organisation's; another organisation's is 404 like an unknown one."""
+    manifest = (
+        manifests_of_organization(organization=organization).filter(public_id=manifest_id).first()
+    )
+    if manifest is None:
+        raise NotFound(f"Deletion manifest {manifest_id} not found.")
+    return manifest
+
+
+@transaction.atomic
+def deletion_manifest_acknowledge(*, actor: Actor, manifest_id: str) -> DeletionManifest:
+    """Any member of the licensee organisation acknowledges that the members were deleted. Once:
+    acknowledging again changes nothing and returns the first acknowledgement."""
+    manifest = manifest_of_organization(organization=actor.organization, manifest_id=manifest_id)
+    manifest = DeletionManifest.objects.select_for_update().get(pk=manifest.pk)
+    if manifest.acknowledged_at is not None:
+        return manifest
+    manifest.acknowledged_at = timezone.now()
+    manifest.acknowledged_by = actor.user
+    manifest.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    audit_record(
+        actor=actor,
+        organization=actor.organization,
+        action="deletion_manifest.acknowledge",
+        obj=manifest,
+        data={"manifest": manifest.public_id, "dataset": manifest.dataset.public_id},
+    )
+    return manifest
+
+
+def provider_withdrawals(*, dataset):
+    """The dataset's withdrawals, newest first, each with its manifests (licensee and
+    acknowledgement) prefetched: a constant number of queries."""
+    from django.db.models import Count, Prefetch
+
+    return (
+        ConsentWithdrawal.objects.filter(dataset=dataset)
+        .select_related("dataset", "contributor", "share_table")
+        .annotate(member_count=Count("members", distinct=True))
+        .prefetch_related(
+            Prefetch(
+                "manifests",
+                queryset=DeletionManifest.objects.select_related("organization", "grant").order_by(
+                    "pk"
+                ),
+            )
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+def manifests_unacknowledged_of_provider(*, organization: Organization):
+    """Manifests of the provider's datasets that a licensee has not acknowledged yet."""
+    return (
+        DeletionManifest.objects.unacknowledged()
+        .filter(dataset__organization=organization)
+        .select_related("dataset", "organization", "grant", "withdrawal")
+        .order_by("deadline", "pk")
+    )
