@@ -63,55 +63,81 @@ def manifest_claims(
     }
 
 
+def _members(withdrawal: ConsentWithdrawal) -> list:
+    return list(withdrawal.members.select_related("version").order_by("version__number", "path"))
+
+
+def _manifest_issue(*, withdrawal, grant, members, now) -> DeletionManifest | None:
+    """One signed manifest and its `consent.withdrawn` event for one grant; None when the grant
+    already has this withdrawal's manifest."""
+    if DeletionManifest.objects.filter(withdrawal=withdrawal, grant=grant).exists():
+        return None
+    manifest = DeletionManifest(
+        withdrawal=withdrawal,
+        grant=grant,
+        organization=grant.organization,
+        dataset=withdrawal.dataset,
+        deadline=withdrawal.deadline,
+    )
+    claims = manifest_claims(
+        manifest=manifest, withdrawal=withdrawal, grant=grant, members=members, now=now
+    )
+    manifest.token, manifest.kid = jws_sign(claims)
+    manifest.save()
+    event_emit(
+        organization=grant.organization,
+        type="consent.withdrawn",
+        key=manifest.public_id,
+        data={
+            "deletionManifest": manifest.public_id,
+            "dataset": withdrawal.dataset.public_id,
+            "grant": grant.public_id,
+            "deadline": manifest.deadline.isoformat(),
+            "members": len(members),
+            "manifest": manifest.token,
+        },
+    )
+    audit_record(
+        actor=None,
+        organization=grant.organization,
+        action="deletion_manifest.issue",
+        obj=manifest,
+        data={"manifest": manifest.public_id, "withdrawal": withdrawal.public_id},
+    )
+    return manifest
+
+
 def deletion_manifests_issue(*, withdrawal: ConsentWithdrawal) -> list[DeletionManifest]:
     """One signed manifest (and one `consent.withdrawn` event) per grant in force for the
     withdrawal's dataset. Idempotent per (withdrawal, grant)."""
-    members = list(withdrawal.members.select_related("version").order_by("version__number", "path"))
+    members = _members(withdrawal)
     grants = (
         Grant.objects.active()
         .filter(dataset=withdrawal.dataset)
         .select_related("organization")
         .order_by("pk")
     )
-    issued = []
     now = timezone.now()
-    for grant in grants:
-        if DeletionManifest.objects.filter(withdrawal=withdrawal, grant=grant).exists():
-            continue
-        manifest = DeletionManifest(
-            withdrawal=withdrawal,
-            grant=grant,
-            organization=grant.organization,
-            dataset=withdrawal.dataset,
-            deadline=withdrawal.deadline,
-        )
-        claims = manifest_claims(
-            manifest=manifest, withdrawal=withdrawal, grant=grant, members=members, now=now
-        )
-        manifest.token, manifest.kid = jws_sign(claims)
-        manifest.save()
-        event_emit(
-            organization=grant.organization,
-            type="consent.withdrawn",
-            key=manifest.public_id,
-            data={
-                "deletionManifest": manifest.public_id,
-                "dataset": withdrawal.dataset.public_id,
-                "grant": grant.public_id,
-                "deadline": manifest.deadline.isoformat(),
-                "members": len(members),
-                "manifest": manifest.token,
-            },
-        )
-        audit_record(
-            actor=None,
-            organization=grant.organization,
-            action="deletion_manifest.issue",
-            obj=manifest,
-            data={"manifest": manifest.public_id, "withdrawal": withdrawal.public_id},
-        )
-        issued.append(manifest)
-    return issued
+    issued = [
+        _manifest_issue(withdrawal=withdrawal, grant=grant, members=members, now=now)
+        for grant in grants
+    ]
+    return [manifest for manifest in issued if manifest is not None]
+
+
+def deletion_manifests_issue_for_grant(*, grant: Grant) -> list[DeletionManifest]:
+    """A grant issued while withdrawals of its dataset are still open (no version without the
+    withdrawn members published yet) lets the licensee download those members: it gets the
+    same signed manifests as the earlier holders. Called by `grant_issue` in its transaction."""
+    withdrawals = ConsentWithdrawal.objects.filter(
+        dataset_id=grant.dataset_id, status=ConsentWithdrawal.Status.OPEN
+    ).order_by("pk")
+    now = timezone.now()
+    issued = [
+        _manifest_issue(withdrawal=w, grant=grant, members=_members(w), now=now)
+        for w in withdrawals
+    ]
+    return [manifest for manifest in issued if manifest is not None]
 
 
 def on_withdrawal(*, withdrawal: ConsentWithdrawal) -> None:

@@ -7,6 +7,7 @@ from django.utils import timezone
 from licensing.models import Grant, TermsDocument
 from licensing.selectors import dataset_terms
 from licensing.services.certificates import certificate_issue
+from licensing.services.deletion_manifests import deletion_manifests_issue_for_grant
 from licensing.services.events import grant_revoked_emit
 from licensing.services.terms import terms_document_ensure
 from marketplace.models import Dataset, Organization, User
@@ -100,6 +101,7 @@ def grant_issue(
             "priceCents": price_paid_cents,
         },
     )
+    deletion_manifests_issue_for_grant(grant=grant)
     return grant
 
 

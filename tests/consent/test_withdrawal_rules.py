@@ -15,7 +15,7 @@ from marketplace.models import AuditEvent
 from marketplace.services.ingestion import withdrawn_members_finding
 from tests.assertions import assert_error
 from tests.catalogue_helpers import api
-from tests.consent.helpers import ALICE, BOB, buy, claimed, corpus, sha, shares
+from tests.consent.helpers import ALICE, BOB, buy, claimed, corpus, sha, shares, verify_offline
 from tests.factories import make_key, make_user
 from tests.parties import party
 
@@ -180,9 +180,9 @@ def test_lists_do_not_grow_queries_with_rows(provider, shared):
 
     few = (queries(provider.client, url), queries(buyer.client, "/api/deletion-manifests"))
     for _ in range(2):
-        buy(party(), shared.dataset)  # more licensees (manifests go to grants held then)
+        buy(party(), shared.dataset)  # more licensees: each gets Bob's open withdrawal too
     provider.client.post(url, {"email": ALICE}, format="json")
-    assert DeletionManifest.objects.count() == 1 + 3
+    assert DeletionManifest.objects.count() == 1 + 2 + 3
     more = (queries(provider.client, url), queries(buyer.client, "/api/deletion-manifests"))
     assert more == few
 
@@ -237,3 +237,27 @@ def test_the_check_finding_and_the_compliance_pack(provider, shared):
     (entry,) = training_data_summary(organization=buyer.org)["datasets"]
     assert entry["withdrawalsHandled"] == 0 and "1 withdrawal(s) open" in entry["withdrawalsNote"]
     assert ALICE not in entry["withdrawalsNote"]
+
+
+def test_a_grant_issued_while_a_withdrawal_is_open_gets_its_manifest_too(provider, shared):
+    """A licensee who buys after the withdrawal, before the provider has published a version
+    without the members, can download them: it gets the same signed manifest; once a version
+    without them is published (the withdrawal fulfilled), a new licensee gets none."""
+    url = f"/api/datasets/{shared.dataset.public_id}/consent-withdrawals"
+    assert provider.client.post(url, {"email": BOB}, format="json").status_code == 201
+    assert not DeletionManifest.objects.exists()  # nobody held a grant yet
+
+    late = party()
+    grant = buy(late, shared.dataset)
+    manifest = DeletionManifest.objects.get(grant=grant)
+    claims = verify_offline(manifest.token)
+    assert {m["sha256"] for m in claims["members"]} == shared.digests("clips/bob/")
+    assert claims["sub"] == grant.public_id
+    events = late.client.get("/api/events").json()["items"]
+    withdrawn = [e for e in events if e["type"] == "consent.withdrawn"]
+    assert [e["data"]["manifest"] for e in withdrawn] == [manifest.token]
+
+    ConsentWithdrawal.objects.update(status=ConsentWithdrawal.Status.FULFILLED)
+    later = buy(party(), shared.dataset)
+    assert not DeletionManifest.objects.filter(grant=later).exists()
+    assert DeletionManifest.objects.count() == 1
