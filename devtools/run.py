@@ -282,7 +282,14 @@ def configure_stripe_webhook(env: dict[str, str]) -> None:
     log("Stripe emulator delivers webhooks to /webhooks/stripe")
 
 
+def interrupt_on_ctrl_c() -> None:
+    """Ctrl-C raises KeyboardInterrupt even when this process was started with SIGINT ignored
+    (a shell starts background commands so, and the ignore is inherited across exec)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main() -> int:
+    interrupt_on_ctrl_c()
     # PostgreSQL and Redis where configured, else project-local ones under var/ (stopped at exit)
     env = ensure_services(service_env())
     check_dependencies(env)

@@ -105,7 +105,8 @@ SCRIPT = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from devtools.run import Supervisor, log
+    from devtools.run import Supervisor, interrupt_on_ctrl_c, log
+    interrupt_on_ctrl_c()  # as main() does
     sup = Supervisor(dict(os.environ), log_dir=Path(sys.argv[1]))
     try:
         for name in ("moto", "stripe", "worker", "beat"):
@@ -121,8 +122,14 @@ SCRIPT = textwrap.dedent(
 
 
 def test_ctrl_c_stops_every_child(tmp_path):
+    # Started with SIGINT ignored, as a shell starts a background command (the ignore survives
+    # exec): Ctrl-C must still stop everything.
+    ignoring = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "os.execv(sys.executable, [sys.executable, '-c', *sys.argv[1:]])"
+    )
     runner = start(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        [sys.executable, "-c", ignoring, SCRIPT, str(tmp_path)],
         name="supervisor",
         log=PIPE,
         cwd=ROOT,
