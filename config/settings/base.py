@@ -8,15 +8,13 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-# A developer's `.env` beside manage.py is read if present; real environments set variables.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-insecure-secret-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-# Absolute URLs handed to clients (download/upload links, onboarding return URLs) are built
-# from this, never from the request's Host header.
+# Absolute URLs handed to clients are built from this, never from the request's Host header.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -144,8 +142,8 @@ AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE", default="path")
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
-# Presigned URLs are short-lived: a part URL is asked for right before each PUT, a download
-# URL must only outlive the start of the transfer (S3 checks expiry when the request starts).
+# Presigned URLs are short-lived: a part URL is asked for right before each PUT, a download URL
+# only outlives the transfer's start (S3 checks expiry then).
 PRESIGNED_UPLOAD_TTL_SECONDS = env.int("PRESIGNED_UPLOAD_TTL_SECONDS", default=15 * 60)
 PRESIGNED_DOWNLOAD_TTL_SECONDS = env.int("PRESIGNED_DOWNLOAD_TTL_SECONDS", default=15 * 60)
 AWS_QUERYSTRING_EXPIRE = PRESIGNED_DOWNLOAD_TTL_SECONDS
@@ -203,8 +201,8 @@ HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default
 STORAGE_CONNECT_TIMEOUT_SECONDS = env.float("STORAGE_CONNECT_TIMEOUT_SECONDS", default=3.0)
 STORAGE_READ_TIMEOUT_SECONDS = env.float("STORAGE_READ_TIMEOUT_SECONDS", default=8.0)
 STORAGE_MAX_ATTEMPTS = env.int("STORAGE_MAX_ATTEMPTS", default=2)  # the first one included
-# Signing a URL needs no network: before a download URL is signed, a HEAD of the bucket proves
-# the store answers; a success is remembered this long per process (the download hot path).
+# Before a download URL is signed a HEAD of the bucket proves the store answers; a success is
+# remembered this long per process (the download hot path).
 STORAGE_PROBE_CACHE_SECONDS = env.float("STORAGE_PROBE_CACHE_SECONDS", default=5.0)
 STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=2.0)
 STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=6.0)
@@ -259,9 +257,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-# OpenAPI accuracy (issue 11): every operation documents each error status it can answer, with
-# the error envelope (marketplace/schema.py); schemathesis holds the API to it in the tests.
-# Choice sets that share a field name get stable, readable component names.
+# OpenAPI (issue 11): each error status documented with the envelope (marketplace/schema.py);
+# choice sets sharing a field name get stable component names.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ShareBasisEnum": ["percentage", "weight"],
     "TakedownBasisEnum": "marketplace.models.takedowns.TakedownNotice.Basis",
@@ -328,8 +325,7 @@ CELERY_TIMEZONE = "UTC"
 # Per-upload cap (the MDC platform documents 80 GB) and per-organisation storage quota, bytes.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=80 * 1000**3)
 ORG_STORAGE_QUOTA_BYTES = env.int("ORG_STORAGE_QUOTA_BYTES", default=500 * 1000**3)
-# An upload session not completed within this time is aborted (storage lifecycle also aborts
-# incomplete multipart uploads after 7 days).
+# An upload session not completed within this time is aborted (lifecycle: 7 days in storage).
 UPLOAD_SESSION_TTL_SECONDS = env.int("UPLOAD_SESSION_TTL_SECONDS", default=7 * 24 * 3600)
 # --- Upload sessions per organisation (issue 11, finding 3) ---
 # Unfinished upload sessions an organisation may hold at once; a start beyond it is refused
