@@ -139,9 +139,10 @@ def main() -> int:
                 if side == "browser":
                     browser_times.append(run_browser(page, stack, path, issued))
                 else:
-                    sdk_times.append(
-                        run_sdk(stack, path, issued.secret, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS)
+                    sdk_s, _completion_s = run_sdk(
+                        stack, path, issued.secret, DEFAULT_PART_SIZE, DEFAULT_MAX_WORKERS
                     )
+                    sdk_times.append(sdk_s)
                 empty_bucket(stack)
         browser.close()
     browser_s, sdk_s = statistics.median(browser_times), statistics.median(sdk_times)

@@ -242,3 +242,68 @@ def test_wrong_type_and_over_size_files_are_refused_before_a_byte_is_sent(
     assert not FileUpload.objects.filter(submission=submission).exists()
     expect(slot.get_by_role("button", name="Pause")).to_be_hidden()
     assert_accessible(page)
+
+
+def test_each_part_is_signed_once_and_completion_needs_no_listing(
+    live_server, page: Page, owner, tmp_path
+):
+    """The fast path: the next part's URL is asked for while a part is on its way, and the
+    ETags that storage answered the PUTs with go straight into the completion."""
+    submission, _ = owner
+    data = make_archive(13 * MiB)  # three parts
+    archive = tmp_path / "manx-speech.tar.gz"
+    archive.write_bytes(data)
+    traffic = Traffic(page)
+    page.goto(f"{live_server.url}/submissions/{submission.public_id}/files")
+    page.get_by_label("Choose the dataset archive").set_input_files(archive)
+    status = page.locator("#dataset-file-slot").get_by_role("status")
+    expect(status).to_contain_text("The upload is completed", timeout=60_000)
+
+    (upload,) = FileUpload.objects.filter(submission=submission)
+    base = f"/api/uploads/{upload.public_id}"
+    assert traffic.puts == Counter({1: 1, 2: 1, 3: 1})
+    assert traffic.api == [
+        "POST /api/uploads",
+        *(call for call in traffic.api if call.startswith(f"GET {base}/parts/")),
+        f"POST {base}",
+    ], traffic.api
+    signed = sorted(call for call in traffic.api if call.startswith(f"GET {base}/parts/"))
+    assert signed == [f"GET {base}/parts/{n}" for n in (1, 2, 3)]
+    upload.refresh_from_db()
+    assert (
+        upload.state == "completed" and upload.declared_sha256 == hashlib.sha256(data).hexdigest()
+    )
+
+
+def test_an_etag_storage_does_not_hold_makes_the_page_list_the_parts_and_complete(
+    live_server, page: Page, owner, tmp_path
+):
+    """A PUT answered with an ETag that is not what storage holds (a proxy rewrote it): the
+    server refuses that completion, the page then lists what storage holds and completes with
+    storage's own ETags, without sending any part again."""
+    submission, _ = owner
+    data = make_archive(11 * MiB)  # 5 + 5 + 1 MiB
+    archive = tmp_path / "cornish-speech.tar.gz"
+    archive.write_bytes(data)
+    traffic = Traffic(page)
+
+    def wrong_etag(route):
+        if route.request.method != "PUT":
+            return route.continue_()
+        answered = route.fetch()
+        headers = {**answered.headers, "etag": '"0123456789abcdef0123456789abcdef"'}
+        return route.fulfill(response=answered, headers=headers)
+
+    page.route(lambda url: part_number(url) == 2, wrong_etag)
+    page.goto(f"{live_server.url}/submissions/{submission.public_id}/files")
+    page.get_by_label("Choose the dataset archive").set_input_files(archive)
+    status = page.locator("#dataset-file-slot").get_by_role("status")
+    expect(status).to_contain_text("The upload is completed", timeout=60_000)
+
+    (upload,) = FileUpload.objects.filter(submission=submission)
+    base = f"/api/uploads/{upload.public_id}"
+    assert traffic.puts == Counter({1: 1, 2: 1, 3: 1})
+    assert traffic.api.count(f"GET {base}/parts") == 1
+    assert traffic.api.count(f"POST {base}") == 2
+    upload.refresh_from_db()
+    assert upload.state == "completed" and upload.stored_size == len(data)

@@ -24,6 +24,13 @@
   const MD5_ETAG = /^[0-9a-f]{32}$/; // S3's ETag of a part is the MD5 of its bytes
   const SPEED_WINDOW_MS = 8000;
   const PART_TIMEOUT_MS = 10 * 60 * 1000; // a stalled PUT is retried (the SDK waits 600 s too)
+  // A part's URL is asked for while the part before it is on its way, so no PUT waits for a
+  // signing round trip; one asked for longer ago than this is asked for again (URLs are valid
+  // for 15 minutes by default).
+  const URL_REUSE_MS = 2 * 60 * 1000;
+  // Completion answers that mean storage does not hold what this page believes it sent: the
+  // uploader then lists the stored parts and sends what is missing.
+  const PART_PROBLEMS = new Set(["missing_parts", "etag_mismatch", "invalid_parts", "size_mismatch", "part_too_small"]);
 
   class Stopped extends Error {} // paused, or the upload was abandoned
   class ApiError extends Error {
@@ -284,7 +291,8 @@
         partSize: plan.partSize,
         partCount,
         sizeOf,
-        stored: plan.stored, // part number -> ETag from storage (null: sent by us just now)
+        stored: plan.stored, // part number -> ETag from storage (null: not known)
+        urls: new Map(), // part number -> {at, promise of its URL or null} asked for in advance
         unverified: new Set(), // stored parts the hash worker has not compared yet
         queue, // part numbers still to send
         inflight: new Map(), // part number -> bytes of it sent so far
@@ -397,13 +405,11 @@
       let lastError = null;
       for (let attempt = 1; attempt <= ATTEMPTS_PER_PART && !run.stopped; attempt += 1) {
         try {
-          // Declaring the part size makes the URL sign this part's exact length: storage
-          // refuses a PUT of any other size.
-          const path = `/${s.id}/parts/${part}?partSize=${s.partSize}`;
-          const { url } = await this.api("GET", path, undefined, run.controller.signal);
-          await this.put(s, run, part, url, blob);
+          const url = await this.partUrl(s, run, part);
+          this.prefetchUrl(s, run);
+          const etag = await this.put(s, run, part, url, blob);
           s.inflight.delete(part);
-          s.stored.set(part, null);
+          s.stored.set(part, etag);
           s.doneBytes += blob.size;
           this.showProgress(s);
           return;
@@ -425,6 +431,30 @@
       throw new PartFailed(part, lastError);
     }
 
+    // Declaring the part size makes the URL sign this part's exact length: storage refuses a
+    // PUT of any other size.
+    signPart(s, run, part) {
+      return this.api("GET", `/${s.id}/parts/${part}?partSize=${s.partSize}`, undefined, run.controller.signal);
+    }
+
+    async partUrl(s, run, part) {
+      const early = s.urls.get(part);
+      s.urls.delete(part);
+      if (early && performance.now() - early.at < URL_REUSE_MS) {
+        const signed = await early.promise;
+        if (signed) return signed.url;
+      }
+      return (await this.signPart(s, run, part)).url;
+    }
+
+    // Ask for the URL of the next part waiting in the queue (an error here is only a miss: the
+    // part asks again when its turn comes).
+    prefetchUrl(s, run) {
+      const next = s.queue.find((n) => !s.urls.has(n));
+      if (next === undefined || run.stopped) return;
+      s.urls.set(next, { at: performance.now(), promise: this.signPart(s, run, next).catch(() => null) });
+    }
+
     put(s, run, part, url, blob) {
       return new Promise((resolve, reject) => {
         const xhr = new XMLHttpRequest();
@@ -440,8 +470,10 @@
           s.sent += event.loaded - (s.inflight.get(part) || 0);
           s.inflight.set(part, event.loaded);
         };
+        // The part's ETag, when storage lets the page read it (the bucket's CORS exposes it).
+        const etagOf = () => (xhr.getResponseHeader("ETag") || "").replace(/"/g, "") || null;
         xhr.onload = settle(() =>
-          xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`storage answered ${xhr.status}`)),
+          xhr.status >= 200 && xhr.status < 300 ? resolve(etagOf()) : reject(new Error(`storage answered ${xhr.status}`)),
         );
         xhr.onerror = settle(() => reject(new Error("network error")));
         xhr.ontimeout = settle(() => reject(new Error("timed out")));
@@ -455,7 +487,10 @@
       run.stopped = true;
       run.controller.abort();
       for (const xhr of [...run.xhrs]) xhr.abort();
-      if (this.session) this.wake(this.session);
+      if (this.session) {
+        this.session.urls.clear(); // asked for with this run's signal: aborted
+        this.wake(this.session);
+      }
     }
 
     // --- completing ---------------------------------------------------------------------------
@@ -463,6 +498,25 @@
     async complete(s, run) {
       this.buttons({ abort: true });
       this.say("All parts are stored; completing the upload.");
+      const parts = [];
+      for (let n = 1; n <= s.partCount; n += 1) parts.push({ partNumber: n, etag: s.stored.get(n) });
+      if (parts.every((part) => part.etag)) {
+        // Every ETag is known from storage's own answers: complete at once. The server checks
+        // the list against storage; if storage holds something else, list and repair below.
+        try {
+          return this.completed(s, await this.completion(s, run, parts));
+        } catch (error) {
+          if (!(error instanceof ApiError && PART_PROBLEMS.has(error.code))) throw error;
+        }
+      }
+      return this.completeFromListing(s, run);
+    }
+
+    completion(s, run, parts) {
+      return this.api("POST", `/${s.id}`, { uploadId: s.uploadId, parts, checksum: s.sha256 }, run.controller.signal);
+    }
+
+    async completeFromListing(s, run) {
       // The ETags from storage itself (a browser may not be allowed to read them from the PUT
       // responses), checked against the parts this file needs.
       const listing = await this.api("GET", `/${s.id}/parts`, undefined, run.controller.signal);
@@ -482,13 +536,7 @@
       }
       const parts = [];
       for (let n = 1; n <= s.partCount; n += 1) parts.push({ partNumber: n, etag: stored.get(n).etag });
-      const upload = await this.api(
-        "POST",
-        `/${s.id}`,
-        { uploadId: s.uploadId, parts, checksum: s.sha256 },
-        run.controller.signal,
-      );
-      this.completed(s, upload);
+      this.completed(s, await this.completion(s, run, parts));
     }
 
     completed(s, upload) {
