@@ -89,6 +89,7 @@ class WebhookDeliveryResendApi(APIView):
         request=None,
         responses={
             202: EventDeliverySerializer,
+            403: OpenApiResponse(description="Only an owner may resend."),
             409: OpenApiResponse(description="The endpoint is disabled."),
         },
         summary="Send a delivery again (same event id: receivers see a replay)",

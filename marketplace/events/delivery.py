@@ -22,7 +22,7 @@ from marketplace.events.services import DELIVER_TASK, event_wire
 from marketplace.events.signing import signature_header
 from marketplace.models import DeliveryAttempt, EventDelivery, Membership, WebhookEndpoint
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Conflict, NotFound
+from marketplace.services.errors import Conflict, Forbidden, NotFound
 from marketplace.tasking import task_enqueue, task_enqueue_on_commit
 
 S = EventDelivery.Status
@@ -195,7 +195,10 @@ def deliveries_of_endpoint(*, endpoint: WebhookEndpoint):
 
 @transaction.atomic
 def delivery_resend(*, actor: Actor, endpoint: WebhookEndpoint, delivery_id: int) -> EventDelivery:
-    """Send a delivery again now (same event, same id: the receiver can tell it is a replay)."""
+    """Send a delivery again now (same event, same id: the receiver can tell it is a replay).
+    Owners only, like every other change to the organisation's endpoints."""
+    if actor.organization is None or not actor.is_owner:
+        raise Forbidden("Only an owner of the organisation can resend webhook deliveries.")
     delivery = (
         EventDelivery.objects.select_for_update(of=("self",))
         .filter(endpoint=endpoint, pk=delivery_id)

@@ -155,3 +155,35 @@ def test_staff_read_endpoints_and_deliveries_without_the_secret(
     assert (
         client.post(f"/admin/marketplace/webhookendpoint/{endpoint.pk}/delete/").status_code == 403
     )
+
+
+def test_a_resubmitted_create_form_adds_no_second_endpoint(provider, receiver, allow_loopback):
+    """Reloading the page that shows the new secret sends the POST again: its one-time token
+    is spent, so no second endpoint (whose secret nobody saw) is created."""
+    owner = browser(provider.user)
+    blank = owner.get(PAGE).content.decode()
+    token = re.search(r'name="once" value="([^"]+)"', blank).group(1)
+    form = {"url": receiver.url(), "event_types": ["order.paid"], "once": token}
+    assert owner.post(PAGE, form).status_code == 201
+    again = owner.post(PAGE, form, follow=True)
+    assert again.status_code == 200 and "already added" in again.content.decode()
+    assert WebhookEndpoint.objects.count() == 1
+
+
+def test_only_an_owner_resends_a_delivery(provider, receiver, allow_loopback):
+    create(browser(provider.user), receiver.url())
+    endpoint = WebhookEndpoint.objects.get()
+    emit(provider, key="ord_member")
+    delivery = endpoint.deliveries.get()
+    member_secret, key = make_key(org=provider.org)
+    member = browser(key.user)
+    assert "Resend" not in member.get(f"{PAGE}/{endpoint.pk}").content.decode()
+    refused = member.post(f"{PAGE}/{endpoint.pk}/deliveries/{delivery.pk}/resend", follow=True)
+    assert "Only an owner" in refused.content.decode()
+    api = Client().post(
+        f"/api/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}/resend",
+        HTTP_AUTHORIZATION=f"Bearer {member_secret}",
+    )
+    assert api.status_code == 403 and api.json()["error"]
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and len(receiver.received) == 1

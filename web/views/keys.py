@@ -1,8 +1,6 @@
 """API keys of the organisation: create (the secret shown once, on the response to the POST,
 never stored or redirected), list, revoke. An owner sees and revokes every key."""
 
-import secrets
-
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,29 +14,11 @@ from marketplace.services.identity import (
 )
 from web.decorators import actor_required
 from web.forms import ApiKeyForm
-
-# The create form's one-time tokens, the last few (several tabs may be open). Reloading the page
-# that shows a new secret sends its POST again: its token is spent, so no second key is created
-# that nobody ever sees.
-FORM_TOKENS_SESSION_KEY = "web.api_key_form_tokens"
-FORM_TOKENS_KEPT = 10
+from web.once import once_issue, once_spend
 
 
 def _blank_form(request) -> ApiKeyForm:
-    token = secrets.token_urlsafe(16)
-    kept = request.session.get(FORM_TOKENS_SESSION_KEY, [])[-(FORM_TOKENS_KEPT - 1) :]
-    request.session[FORM_TOKENS_SESSION_KEY] = [*kept, token]
-    return ApiKeyForm(initial={"once": token})
-
-
-def _spend(request, token: str) -> bool:
-    """False when the token was already used (or never issued to this session)."""
-    tokens = request.session.get(FORM_TOKENS_SESSION_KEY, [])
-    if token not in tokens:
-        return False
-    tokens.remove(token)
-    request.session[FORM_TOKENS_SESSION_KEY] = tokens
-    return True
+    return ApiKeyForm(initial={"once": once_issue(request, "api_key")})
 
 
 def _page(request, *, form, issued=None, status=200):
@@ -61,7 +41,7 @@ def keys_page(request):
     if not form.is_valid():
         return _page(request, form=form, status=400)
     token = form.cleaned_data["once"]
-    if token and not _spend(request, token):
+    if token and not once_spend(request, "api_key", token):
         messages.info(
             request,
             "That key was already created and its secret shown once. If you did not copy it, "

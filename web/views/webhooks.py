@@ -21,6 +21,7 @@ from marketplace.events.services import (
 )
 from marketplace.services.errors import Invalid, NotFound, ServiceError
 from web.decorators import actor_required
+from web.once import once_issue, once_spend
 
 DELIVERIES_SHOWN = 50
 
@@ -39,6 +40,11 @@ class WebhookEndpointForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     description = forms.CharField(max_length=200, required=False, label="Description")
+    once = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def _blank_form(request) -> WebhookEndpointForm:
+    return WebhookEndpointForm(initial={"once": once_issue(request, "webhook_endpoint")})
 
 
 def _endpoint(request, endpoint_id: int):
@@ -62,11 +68,18 @@ def _list_page(request, *, form, issued=None, status=200):
 @require_http_methods(["GET", "POST"])
 def webhooks_page(request):
     if request.method == "GET":
-        return _list_page(request, form=WebhookEndpointForm())
+        return _list_page(request, form=_blank_form(request))
     form = WebhookEndpointForm(request.POST)
     if not form.is_valid():
         return _list_page(request, form=form, status=400)
     data = form.cleaned_data
+    if data["once"] and not once_spend(request, "webhook_endpoint", data["once"]):
+        messages.info(
+            request,
+            "That endpoint was already added and its signing secret shown once. If you did not "
+            "copy it, delete the endpoint and add it again.",
+        )
+        return redirect("web:webhooks")
     try:
         issued = webhook_endpoint_create(
             actor=request.actor,
@@ -82,7 +95,7 @@ def webhooks_page(request):
         form.add_error(None, exc.message)
         return _list_page(request, form=form, status=exc.status_code)
     else:
-        return _list_page(request, form=WebhookEndpointForm(), issued=issued, status=201)
+        return _list_page(request, form=_blank_form(request), issued=issued, status=201)
     return _list_page(request, form=form, status=400)
 
 
