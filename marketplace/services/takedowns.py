@@ -12,13 +12,12 @@
 - Rejecting needs a reason, which is e-mailed to the claimant.
 - A counter-notice (an owner of the provider, once per accepted notice) is recorded, shown to
   staff in the admin and e-mailed to the claimant.
+- Staff who may decide are e-mailed a new notice and a counter-notice (takedown_mail.py).
 Every step writes an audit row in its transaction; e-mails go after commit."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
@@ -31,7 +30,6 @@ from marketplace.models import (
     CounterNotice,
     Dataset,
     DatasetVersion,
-    Membership,
     TakedownNotice,
     User,
     Visibility,
@@ -39,6 +37,12 @@ from marketplace.models import (
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.services.review import dataset_remove
+from marketplace.services.takedown_mail import (
+    mail_after_commit,
+    mail_deciders,
+    notice_url,
+    owner_emails,
+)
 
 TAKEDOWN_PERMISSION = "marketplace.takedown_dataset"
 Basis = TakedownNotice.Basis
@@ -74,27 +78,6 @@ WHAT_TO_DO = {
 def _can_decide(actor: User) -> None:
     if actor is None or not actor.is_active or not actor.has_perm(TAKEDOWN_PERMISSION):
         raise Forbidden("Deciding takedown notices needs the takedown permission.")
-
-
-def _mail_after_commit(subject: str, body: str, to: list[str]) -> None:
-    to = [address for address in to if address]
-    if to:
-        transaction.on_commit(lambda: send_mail(subject, body, None, to))
-
-
-def _owner_emails(organization_id: int) -> list[str]:
-    return list(
-        Membership.objects.filter(
-            organization_id=organization_id, role=Membership.Role.OWNER
-        ).values_list("user__email", flat=True)
-    )
-
-
-def _notice_url(notice: TakedownNotice) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/organization/takedowns/{notice.reference}"
-
-
-# --- filing ------------------------------------------------------------------------------------
 
 
 def _notice_dataset(id_or_slug: str) -> Dataset:
@@ -198,7 +181,7 @@ def takedown_notice_file(
         obj=notice,
         data={"reference": notice.reference, "dataset": target.public_id, "basis": basis},
     )
-    _mail_after_commit(
+    mail_after_commit(
         f"Your takedown notice {notice.reference} was received",
         f"We received your takedown notice about the dataset “{target.name}” "
         f"({target.public_id}{f', version {version}' if named_version else ''}).\n\n"
@@ -206,6 +189,12 @@ def takedown_notice_file(
         "Our staff review every notice; we will write to you at this address when it is "
         "decided. Quote the reference in any reply.",
         [notice.contact_email],
+    )
+    mail_deciders(
+        notice,
+        f"New takedown notice {notice.reference} ({notice.get_basis_display()})",
+        f"A takedown notice about “{target.name}” ({target.public_id}"
+        f"{f', version {version}' if named_version else ''}) was filed and waits for a decision.",
     )
     return notice
 
@@ -288,15 +277,15 @@ def takedown_notice_accept(*, notice: TakedownNotice, actor: User) -> TakedownNo
     )
     what = f"version {notice.version.number} of" if notice.version_id else "your dataset"
     members = "\n".join(f"  {path}" for path in notice.member_paths) or "  (not named)"
-    _mail_after_commit(
+    mail_after_commit(
         f"Takedown: {dataset.name} was removed",
         f"Our staff accepted a takedown notice ({notice.reference}) and removed {what} "
         f"“{dataset.name}” ({dataset.public_id}).\n\n"
         f"Reason category: {notice.get_basis_display()}\nMembers concerned:\n{members}\n\n"
         f"What the claimant says:\n{notice.description}\n\n"
         "Organisations holding a grant were told; their grants are not revoked. If you believe "
-        f"the notice is wrong, file a counter-notice from your workspace: {_notice_url(notice)}",
-        _owner_emails(dataset.organization_id),
+        f"the notice is wrong, file a counter-notice from your workspace: {notice_url(notice)}",
+        owner_emails(dataset.organization_id),
     )
     return notice
 
@@ -321,7 +310,7 @@ def takedown_notice_reject(*, notice: TakedownNotice, actor: User, reason: str) 
         obj=notice,
         data={"reference": notice.reference, "reason": reason},
     )
-    _mail_after_commit(
+    mail_after_commit(
         f"Your takedown notice {notice.reference} was not accepted",
         f"Our staff reviewed your takedown notice {notice.reference} about the dataset "
         f"“{notice.dataset.name}” and did not accept it, for this reason:\n\n{reason}\n\n"
@@ -394,12 +383,19 @@ def counter_notice_file(
         obj=counter,
         data={"reference": notice.reference},
     )
-    _mail_after_commit(
+    mail_after_commit(
         f"Counter-notice to your takedown notice {notice.reference}",
         f"The provider of “{notice.dataset.name}” filed a counter-notice to your takedown "
         f"notice {notice.reference}.\n\nTheir statement:\n{counter.statement}\n\n"
         f"Their contact: {counter.contact}\n\nOur staff have it on record.",
         [notice.contact_email],
+    )
+    mail_deciders(
+        notice,
+        f"Counter-notice to takedown notice {notice.reference}",
+        f"The provider of “{notice.dataset.name}” ({notice.dataset.public_id}) filed a "
+        f"counter-notice to the accepted notice {notice.reference}.\n\nTheir statement:\n"
+        f"{counter.statement}\n\nTheir contact: {counter.contact}",
     )
     return counter
 

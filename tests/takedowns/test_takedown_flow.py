@@ -59,8 +59,13 @@ def test_notice_accept_tombstone_events_and_counter_notice(
 
     with TestCase.captureOnCommitCallbacks(execute=True):
         notice = file_notice(dataset)
-    (receipt,) = mail.outbox
+    receipt, to_deciders = mail.outbox
     assert receipt.to == [CLAIMANT] and notice.reference in receipt.body
+    # Staff who may decide are told (not staff without the takedown permission), with the
+    # admin page to decide it on.
+    assert to_deciders.to == [reviewer_user.email] and staff.email not in to_deciders.to
+    assert notice.reference in to_deciders.subject
+    assert f"/admin/marketplace/takedownnotice/{notice.pk}/change/" in to_deciders.body
     assert notice.status == "received" and notice.member_paths == [
         "audio/clip_0001.wav",
         "audio/clip_0002.wav",
@@ -120,8 +125,10 @@ def test_notice_accept_tombstone_events_and_counter_notice(
     assert filed.status_code == 302
     counter = CounterNotice.objects.get(notice=notice)
     assert counter.filed_by == provider.user and counter.contact == "legal@p.example"
-    (to_claimant,) = mail.outbox
+    to_claimant, to_deciders = mail.outbox
     assert to_claimant.to == [CLAIMANT] and "written license" in to_claimant.body
+    assert to_deciders.to == [reviewer_user.email] and "written license" in to_deciders.body
+    assert f"/admin/marketplace/takedownnotice/{notice.pk}/change/" in to_deciders.body
     # Once only.
     again = owner.post(
         f"/organization/takedowns/{notice.reference}", {"statement": "Again", "contact": "x"}
