@@ -51,3 +51,8 @@ WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", def
 WEBHOOKS_RESPONSE_BODY_MAX = 1024
 WEBHOOKS_ALLOW_LOOPBACK = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=False)
 WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
+
+# --- API-key authentication cache (marketplace/key_cache.py) ---
+# A key that authenticated is remembered this long in the cache; every change to the key, its
+# user, membership or organisation invalidates it at once. 0 turns the cache off.
+API_AUTH_CACHE_SECONDS = env.int("API_AUTH_CACHE_SECONDS", default=30)

@@ -159,12 +159,23 @@ _SESSION_INSERT = (
     f"INSERT INTO {DownloadSession._meta.db_table} ({', '.join(_SESSION_COLUMNS)}, created_at) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(_SESSION_COLUMNS))}, now()) RETURNING id, created_at"
 )
+# The same statement committed without waiting for the WAL flush: `set_config(...,
+# is_local => true)` is `SET LOCAL synchronous_commit = off` inside the statement, so it costs
+# no round trip and ends with the statement's own transaction. A session row is analytics (who
+# fetched which URL when), not money and not access: the download is decided and the URL
+# signed before it is written. A crash of PostgreSQL itself (not of this process) may lose the
+# last few hundred milliseconds of rows; the database stays consistent (no torn writes), as
+# PostgreSQL's asynchronous commit guarantees.
+_SESSION_INSERT_ASYNC = f"{_SESSION_INSERT}, set_config('synchronous_commit', 'off', true)"
 
 
 def _session_insert(session: DownloadSession) -> None:
+    # Only when the INSERT is its own transaction (autocommit): inside a caller's transaction
+    # the setting would apply to the whole of it, whatever else it writes.
+    sql = _SESSION_INSERT_ASYNC if connection.get_autocommit() else _SESSION_INSERT
     with connection.cursor() as cursor:
-        cursor.execute(_SESSION_INSERT, [getattr(session, c) for c in _SESSION_COLUMNS])
-        session.pk, session.created_at = cursor.fetchone()
+        cursor.execute(sql, [getattr(session, c) for c in _SESSION_COLUMNS])
+        session.pk, session.created_at = cursor.fetchone()[:2]
     session._state.adding = False
 
 

@@ -10,11 +10,14 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
 from marketplace.actors import Actor
+from marketplace.key_cache import api_key_cache_forget
 from marketplace.models import ApiKey, Membership, Organization, User
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -293,3 +296,47 @@ def upload_access_decision_notify(*, organization_id: int) -> int:
     body = render_to_string("marketplace/email/upload_access_decision.txt", context)
     send_mail(subject, body, None, owners)
     return len(owners)
+
+
+# --- API-key authentication cache (marketplace.authentication) ---------------------------------
+# Key authentication is cached for a few seconds. Every save or delete of what it depends on (the
+# key: revocation; the membership: removal, role; the organisation: upload access; the user:
+# deactivation, staff flags) forgets the keys concerned, whichever code path writes (these
+# services, the admin, a shell); connected when this module is imported (MarketplaceConfig.ready
+# imports marketplace.tasks, which imports it). Bulk `QuerySet.update()`s send no signal: code
+# that changes these rows that way must call `api_key_cache_forget` itself.
+
+
+def _keys_forget(key_hashes) -> None:
+    api_key_cache_forget(key_hashes)
+
+
+def _keys_of(**filters) -> list[str]:
+    return list(ApiKey.objects.filter(**filters).values_list("key_hash", flat=True))
+
+
+@receiver(post_save, sender=ApiKey, dispatch_uid="api_key_cache.key_saved")
+@receiver(post_delete, sender=ApiKey, dispatch_uid="api_key_cache.key_deleted")
+def _api_key_changed(sender, instance: ApiKey, created: bool = False, **kwargs) -> None:
+    if not created:
+        _keys_forget([instance.key_hash])
+
+
+@receiver(post_save, sender=Membership, dispatch_uid="api_key_cache.membership_saved")
+@receiver(post_delete, sender=Membership, dispatch_uid="api_key_cache.membership_deleted")
+def _membership_changed(sender, instance: Membership, created: bool = False, **kwargs) -> None:
+    if not created:
+        _keys_forget(_keys_of(user_id=instance.user_id, organization_id=instance.organization_id))
+
+
+@receiver(post_save, sender=Organization, dispatch_uid="api_key_cache.organization_saved")
+def _organization_changed(sender, instance: Organization, created: bool = False, **kwargs):
+    if not created:
+        _keys_forget(_keys_of(organization_id=instance.pk))
+
+
+@receiver(post_save, sender=User, dispatch_uid="api_key_cache.user_saved")
+def _user_changed(sender, instance: User, created: bool = False, update_fields=None, **kwargs):
+    # A sign-in stamps last_login only: nothing key authentication reads.
+    if not created and set(update_fields or ()) != {"last_login"}:
+        _keys_forget(_keys_of(user_id=instance.pk))

@@ -1,9 +1,11 @@
 """An upload in progress: looking it up (404 for another organisation's), part URLs, the parts
 storage holds, aborting it, and each file slot of a submission for the web page."""
 
+import time
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +22,7 @@ from marketplace.services.uploads.start import (
     _abort_storage_uploads,
     max_parts_for,
 )
-from marketplace.storage import bucket, presign_part_upload, s3_client
+from marketplace.storage import bucket, multipart_upload_require, s3_client
 
 
 def _upload_lookup(
@@ -136,12 +138,52 @@ def file_upload_part_url(
         length = expected_part_length(
             file_size=upload.declared_size, part_size=size, part_number=part_number
         )
-    return presign_part_upload(
-        key=upload.key,
-        upload_id=upload.storage_upload_id,
-        part_number=part_number,
-        content_length=length,
+    _storage_holds_upload(upload, part_number)
+    # As `marketplace.storage.presign_part_upload` signs, without its ListParts (done above).
+    params = {
+        "Bucket": bucket(),
+        "Key": upload.key,
+        "UploadId": upload.storage_upload_id,
+        "PartNumber": part_number,
+    }
+    if length is not None:
+        params["ContentLength"] = length
+    return s3_client().generate_presigned_url(
+        "upload_part",
+        Params=params,
+        ExpiresIn=settings.PRESIGNED_UPLOAD_TTL_SECONDS,
+        HttpMethod="PUT",
     )
+
+
+# Multipart uploads this process found in storage: (store, key, upload id) -> (when it asked,
+# the part numbers it signed since). A ListParts per part URL cost more than the rest of U2
+# together (one storage round trip while the store is busy receiving the other parts).
+_held: dict[tuple, tuple[float, set[int]]] = {}
+_HELD_MAX = 4096
+
+
+def _storage_holds_upload(upload: FileUpload, part_number: int) -> None:
+    """The store still holds this multipart upload (410 `upload_lost` when it lost it, 503 when
+    it cannot be reached), so a client learns at once that it must start over. Storage is asked
+    again when this process last asked more than STORAGE_PROBE_CACHE_SECONDS ago, and always
+    when this part number was already signed since: a client asking again for a part is
+    retrying it, possibly because storage refused its PUT."""
+    held_key = (settings.AWS_S3_ENDPOINT_URL, bucket(), upload.key, upload.storage_upload_id)
+    now = time.monotonic()
+    held = _held.get(held_key)
+    if (
+        held is not None
+        and now - held[0] < settings.STORAGE_PROBE_CACHE_SECONDS
+        and part_number not in held[1]
+    ):
+        held[1].add(part_number)
+        return
+    _held.pop(held_key, None)
+    multipart_upload_require(key=upload.key, upload_id=upload.storage_upload_id)
+    if len(_held) >= _HELD_MAX:
+        _held.clear()
+    _held[held_key] = (now, {part_number})
 
 
 def _list_stored_parts(upload: FileUpload) -> dict[int, tuple[str, int]]:
