@@ -15,6 +15,10 @@ verification, access requests) have scoped budgets of their own, per caller and 
 (`API_THROTTLE_SCOPES`); the routes they cover are listed in `COSTLY_ROUTES` by URL name, so
 the views stay free of throttling code.
 
+Every budget of a request (the anonymous or the caller's, and a costly route's two) is taken in
+one Redis round trip (`budgets_take`): budgets are counted in order until the first one that
+refuses, exactly as separate throttles would, but with one script call instead of one per budget.
+
 If Redis is unreachable the request is let through rather than failing the whole API."""
 
 from __future__ import annotations
@@ -29,18 +33,26 @@ from rest_framework.throttling import BaseThrottle
 
 logger = logging.getLogger(__name__)
 
-# INCR and EXPIRE in one atomic step; returns the count so far and the window's remaining ms.
+# For each budget in order, INCR and EXPIRE in one atomic step (ARGV: period ms, limit, per key);
+# stops at the first budget over its limit and returns {its 1-based index, its window's remaining
+# ms}; {0, 0} when every budget admits the request. (One server: the keys need not share a slot.)
 _HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+for i, key in ipairs(KEYS) do
+  local period = tonumber(ARGV[2 * i - 1])
+  local count = redis.call('INCR', key)
+  if count == 1 then
+    redis.call('PEXPIRE', key, period)
+  end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, period)
+    ttl = period
+  end
+  if count > tonumber(ARGV[2 * i]) then
+    return {i, ttl}
+  end
 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
+return {0, 0}
 """
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -73,11 +85,23 @@ def _client(location: str) -> redis.Redis:
     return redis.Redis.from_url(location, socket_connect_timeout=1.0, socket_timeout=1.0)
 
 
+def budgets_take(budgets: list[tuple[str, int, int]]) -> tuple[bool, float]:
+    """Count one request against each `(key, limit, period seconds)` in order, up to the first
+    that refuses; (allowed, seconds until that budget's window reopens). One Redis round trip."""
+    if not budgets:
+        return True, 0.0
+    keys, args = [], []
+    for key, limit, period_seconds in budgets:
+        keys.append(f"throttle:{key}")
+        args += [period_seconds * 1000, limit]
+    client = _client(settings.CACHES["default"]["LOCATION"])
+    refused, ttl_ms = client.eval(_HIT, len(keys), *keys, *args)
+    return int(refused) == 0, max(int(ttl_ms), 0) / 1000
+
+
 def budget_take(key: str, *, limit: int, period_seconds: int) -> tuple[bool, float]:
     """Count one request against `key`; (allowed, seconds until the window reopens)."""
-    client = _client(settings.CACHES["default"]["LOCATION"])
-    count, ttl_ms = client.eval(_HIT, 1, f"throttle:{key}", period_seconds * 1000)
-    return int(count) <= limit, max(int(ttl_ms), 0) / 1000
+    return budgets_take([(key, limit, period_seconds)])
 
 
 def client_ip(request) -> str:
@@ -107,12 +131,11 @@ class _RedisThrottle(BaseThrottle):
     def allow_request(self, request, view):
         self.wait_seconds = None
         try:
-            for key, rate in self.budgets(request, view):
-                limit, period = parse_rate(rate)
-                allowed, wait = budget_take(key, limit=limit, period_seconds=period)
-                if not allowed:
-                    self.wait_seconds = max(wait, 1.0)
-                    return False
+            budgets = [(key, *parse_rate(rate)) for key, rate in self.budgets(request, view)]
+            allowed, wait = budgets_take(budgets)
+            if not allowed:
+                self.wait_seconds = max(wait, 1.0)
+                return False
         except (redis.RedisError, OSError):
             logger.warning("throttle store unavailable; request not throttled", exc_info=True)
         return True
@@ -162,3 +185,13 @@ class CostlyEndpointThrottle(_RedisThrottle):
             (f"{scope}:caller:{caller_ident(request)}", rates["caller"]),
             (f"{scope}:ip:{client_ip(request)}", rates["ip"]),
         ]
+
+
+class ApiThrottle(_RedisThrottle):
+    """Every budget of the API in one throttle (one Redis round trip per request): the
+    anonymous or the caller's budget, then a costly route's own."""
+
+    _parts = (AnonThrottle(), KeyThrottle(), CostlyEndpointThrottle())
+
+    def budgets(self, request, view):
+        return [budget for part in self._parts for budget in part.budgets(request, view)]

@@ -336,15 +336,12 @@ PLATFORM_FEE_RATE = env("PLATFORM_FEE_RATE", default="0.05")
 # Request budgets (DRF throttles). Uploads need one part-URL call per part at 4-way concurrency.
 API_THROTTLE_ANON = env("API_THROTTLE_ANON", default="1200/min")
 API_THROTTLE_KEY = env("API_THROTTLE_KEY", default="3000/min")
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
-    "marketplace.throttling.AnonThrottle",
-    "marketplace.throttling.KeyThrottle",
-]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["marketplace.throttling.ApiThrottle"]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_KEY}
 
 # --- Throttling: atomic budgets, client addresses, costly endpoints (security findings 4, D2) ---
-# Budgets count in Redis (marketplace/throttling.py) with one atomic INCR+EXPIRE per request.
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"].append("marketplace.throttling.CostlyEndpointThrottle")
+# Budgets count in Redis (marketplace/throttling.py): every budget of a request (caller or
+# anonymous, and a costly route's per caller and per IP) in one atomic script call.
 # --- Ingestion checks ------------------------------------------------------------------------
 # clamd over TCP (tcp://host:3310); empty disables the malware scan.
 CLAMD_URL = env("CLAMD_URL", default="")
