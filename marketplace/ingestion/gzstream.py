@@ -7,6 +7,7 @@ import io
 import queue
 import threading
 import zlib
+from collections import deque
 
 from marketplace.ingestion.limits import Limits
 from marketplace.ingestion.report import InputStreamError
@@ -47,14 +48,32 @@ class Stop(Exception):  # noqa: N818 - a control-flow signal, not an error of ou
 
 class SourceReader(io.RawIOBase):
     """Reads the stored object once, front to back: hashes and counts every byte, and turns
-    any failure of the underlying stream into InputStreamError."""
+    any failure of the underlying stream into InputStreamError.
+
+    With `defer_hashing()` the bytes read are queued instead and hashed by `hash_pending()`:
+    the decompression thread reads, the walk's thread hashes (hashlib releases the GIL, so it
+    overlaps with the decompression, which is the longest stage)."""
 
     def __init__(self, source):
         super().__init__()
         self._source = source
         self._sha = hashlib.sha256()
+        self._unhashed: deque[bytes] | None = None
         self.count = 0
         self.eof = False
+
+    def defer_hashing(self) -> None:
+        if self._unhashed is None:
+            self._unhashed = deque()
+
+    def hash_pending(self) -> None:
+        """Hashes the queued bytes in the order they were read (one thread only calls this:
+        the one that owns the digest)."""
+        pending = self._unhashed
+        if pending:
+            update = self._sha.update
+            while pending:
+                update(pending.popleft())
 
     def readable(self) -> bool:
         return True
@@ -73,7 +92,10 @@ class SourceReader(io.RawIOBase):
         if not data:
             self.eof = True
             return b""
-        self._sha.update(data)
+        if self._unhashed is None:
+            self._sha.update(data)
+        else:
+            self._unhashed.append(data)
         self.count += len(data)
         return data
 
@@ -84,10 +106,14 @@ class SourceReader(io.RawIOBase):
         return n
 
     def drain(self, chunk: int = 1 << 20) -> None:
+        """Reads (and hashes) the rest; only once no other thread reads the source."""
+        self.hash_pending()
+        self._unhashed = None
         while self.read_raw(chunk):
             pass
 
     def hexdigest(self) -> str:
+        self.hash_pending()
         return self._sha.hexdigest()
 
 
@@ -124,7 +150,10 @@ class ArchiveStream:
                 "only .tar.gz archives are accepted",
             )
         self._gz = _gzip_impl.GzipFile(fileobj=_Prefixed(head, source), mode="rb")
-        self._producer = _Producer(self._read_block) if limits.decompress_in_thread else None
+        self._producer = None
+        if limits.decompress_in_thread:
+            source.defer_hashing()  # hashed as blocks are taken (_fill), off the producer
+            self._producer = _Producer(self._read_block)
 
     def close(self) -> None:
         """Stops the decompression thread (if any); nothing reads the source afterwards."""
@@ -150,7 +179,11 @@ class ArchiveStream:
         if self._eof:
             return False
         try:
-            block = self._producer.get() if self._producer is not None else self._read_block()
+            if self._producer is not None:
+                block = self._producer.get()
+                self.source.hash_pending()
+            else:
+                block = self._read_block()
         except Stop as stop:
             stop.details.setdefault("after_uncompressed_bytes", self.uncompressed)
             raise
@@ -241,10 +274,10 @@ class ArchiveStream:
 
 
 class _Producer(threading.Thread):
-    """Decompresses (and, through the SourceReader, reads and hashes) ahead of the tar walk in
-    a thread of its own: isal and hashlib release the GIL, so this overlaps with the member
-    hashing and parsing of the caller's thread. At most `depth` blocks wait in the queue, so
-    the bomb guards (checked as blocks are taken) still stop within a bounded amount."""
+    """Decompresses (and, through the SourceReader, reads) ahead of the tar walk in a thread
+    of its own: isal releases the GIL, so this overlaps with the caller's thread. At most
+    `depth` blocks wait in the queue, so the bomb guards (checked as blocks are taken) still
+    stop within a bounded amount."""
 
     def __init__(self, read_block, depth: int = 4):
         super().__init__(name="ingestion-gunzip", daemon=True)

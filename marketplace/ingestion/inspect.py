@@ -6,9 +6,13 @@ Per byte of the stored object: SHA-256 and count (integrity), gzip decompression
 guards. Per tar entry: path/link/type safety. Per regular file: SHA-256 (manifest), content
 sniffing, then streaming to its format analyzer, to the personal-data scanner (text members) and
 to clamd (when configured). A crash in an analyzer becomes an `error` finding for that member;
-only a failure to read the stream itself (InputStreamError) leaves this function."""
+only a failure to read the stream itself (InputStreamError) leaves this function.
 
-import hashlib
+Three threads share the work (Limits.decompress_in_thread, Limits.offload_min_member_bytes):
+reading and decompressing (gzstream), the walk with its format checks (here), and the members'
+SHA-256 and personal-data scans (memberwork, through offload); the stored bytes are hashed on
+the walk's thread. The report is the same as a single-threaded run's."""
+
 from collections.abc import Callable, Collection, Container
 
 from marketplace.ingestion.clamd import ClamdClient, ClamdError, ClamdStream
@@ -16,6 +20,8 @@ from marketplace.ingestion.gzstream import ArchiveStream, SourceReader, Stop
 from marketplace.ingestion.jsonl import JsonDocumentAnalyzer, JsonlAnalyzer
 from marketplace.ingestion.limits import Limits
 from marketplace.ingestion.media import AudioAnalyzer, ImageAnalyzer
+from marketplace.ingestion.memberwork import MemberWork
+from marketplace.ingestion.offload import Offload
 from marketplace.ingestion.parquet import ParquetAnalyzer
 from marketplace.ingestion.pii import PiiCounter, PiiScanner
 from marketplace.ingestion.report import (
@@ -82,6 +88,10 @@ def inspect_archive(
     finally:
         if run.archive is not None:
             run.archive.close()
+        run.offload.close()
+    run.offload.check()
+    for scanner, exc in run.pii_crashes:
+        run._crashed(run.pii_findings, scanner.member, scanner, exc)
     if run.stop is None or (not run.stop.guard and run.limits.drain_after_error):
         source.drain()  # the rest of the stored bytes, for the archive checksum
     return build_report(
@@ -114,6 +124,9 @@ class _Walk:
         self.pii_scanned = 0
         self.pii_text_bytes = 0
         self.pii_sampled_members = 0
+        self.pii_crashes: list[tuple[PiiScanner, Exception]] = []
+        """Reported once the offload thread is done (findings belong to the walk's thread)."""
+        self.offload = Offload()
         self.members: list[MemberInfo] = []
         self.entries = 0
         self.counts = {DIR: 0, SYMLINK: 0}
@@ -240,7 +253,9 @@ class _Walk:
     def _member(self, entry: TarEntry, tar: TarReader) -> None:
         lim = self.limits
         m = MemberInfo(path=entry.path, size=entry.size)
-        sha = hashlib.sha256()
+        big = lim.offload_min_member_bytes
+        self.offload.member(threaded=big is not None and entry.size >= big)
+        call = self.offload.call
         head_parts, got = [], 0
         want = min(SNIFF_BYTES, entry.size)
         while got < want:
@@ -251,26 +266,24 @@ class _Walk:
         m.kind = sniff(head, complete=entry.size <= len(head), path=entry.path)
         m.mime = MIME[m.kind]
         self._extension(m)
-        consumers, pii = self._consumers(m, entry.size)
+        work = MemberWork(self, m)
+        consumers = self._consumers(m, entry.size, work)
+        call(work.start)
         scan = None
         if self.clamd is not None and self.clamd_error is None:
             scan = ClamdStream(self.clamd)
         try:
             chunk = head
             while chunk:
-                sha.update(chunk)
                 for consumer in list(consumers):
                     self._call(consumers, consumer, "feed", chunk)
+                call(work.block, chunk, work.take())
                 if scan is not None:
                     scan = self._clamd_send(scan, chunk, m)
                 chunk = tar.read(lim.read_chunk_bytes)
             for consumer in list(consumers):
                 self._call(consumers, consumer, "finish")
-            m.sha256 = sha.hexdigest()
-            if pii is not None:
-                if pii not in consumers:  # fed by the text analyzer: finished here
-                    self._call([pii], pii, "finish")
-                self.pii_scanned += pii.scanned
+            call(work.end, work.take())
             if scan is not None:
                 self._clamd_finish(scan, m)
         finally:
@@ -292,10 +305,10 @@ class _Walk:
                 member=m.path,
             )
 
-    def _consumers(self, m: MemberInfo, size: int) -> tuple[list, PiiScanner | None]:
-        """The consumers fed with the member's bytes, and its personal-data scanner (text
-        only). The scanner takes the text analyzer's ranges of whole lines when there is one
-        (then it is not among the consumers), else it is fed the bytes directly."""
+    def _consumers(self, m: MemberInfo, size: int, work: MemberWork) -> list:
+        """The consumers fed with the member's bytes. Text members are also scanned for
+        personal data (by `work`, through the offload): from the text analyzer's ranges of
+        whole lines when there is one, else from the raw bytes."""
         lim, kind = self.limits, m.kind
         analyzer = None
         if kind in ("tsv", "csv"):
@@ -313,33 +326,13 @@ class _Walk:
         elif kind in IMAGE_KINDS:
             analyzer = ImageAnalyzer(m, self.formats, lim)
         consumers = [analyzer] if analyzer is not None else []
-        if kind not in TEXT_KINDS:
-            return consumers, None
-        self.pii_text_bytes += size
-        left = lim.pii_scan_total_bytes - self.pii_scanned
-        budget = min(lim.pii_scan_bytes_per_member, max(left, lim.pii_min_sample_bytes))
-        if budget <= 0:
-            return consumers, None
-        scanner = PiiScanner(m.path, size, budget, self.pii)
-        self.pii_sampled_members += scanner.sampled
-        if isinstance(analyzer, TextAnalyzer):
-            analyzer.listeners.append(self._guarded(scanner))
-            return consumers, scanner
-        return [*consumers, scanner], scanner
-
-    def _guarded(self, scanner: PiiScanner):
-        state = {"ok": True}
-
-        def listener(buf, start, end, first_line):
-            if not state["ok"]:
-                return
-            try:
-                scanner.lines(buf, start, end, first_line)
-            except Exception as exc:  # a scanner bug must not stop the format checks
-                state["ok"] = False
-                self._crashed(self.pii_findings, scanner.member, scanner, exc)
-
-        return listener
+        if kind in TEXT_KINDS:
+            self.pii_text_bytes += size
+            work.scan = True
+            work.raw = not isinstance(analyzer, TextAnalyzer)
+            if not work.raw:
+                analyzer.listeners.append(work.lines)
+        return consumers
 
     def _call(self, consumers: list, consumer, method: str, *args) -> None:
         try:
@@ -348,10 +341,7 @@ class _Walk:
             raise
         except Exception as exc:  # a parser bug or a hostile input it did not expect
             consumers.remove(consumer)
-            if isinstance(consumer, PiiScanner):
-                self._crashed(self.pii_findings, consumer.member, consumer, exc)
-            else:
-                self._crashed(self.formats, consumer.member.path, consumer, exc)
+            self._crashed(self.formats, consumer.member.path, consumer, exc)
 
     def _crashed(self, findings: Findings, path: str, consumer, exc: Exception) -> None:
         findings.add(

@@ -28,7 +28,11 @@ class Limits:
     read_chunk_bytes: int = 1 * MIB
     """Decompressed block size: every consumer sees member data in pieces of at most this."""
     decompress_in_thread: bool = True
-    """Read, hash and decompress in a second thread, overlapping with member parsing."""
+    """Read and decompress in a second thread, overlapping with member parsing (the stored
+    bytes are then hashed on the walk's thread as it takes the blocks)."""
+    offload_min_member_bytes: int | None = 2 * MIB
+    """Members at least this large are hashed and scanned for personal data in a third thread,
+    overlapping with their format checks (offload.py); None: always in the walk's thread."""
 
     # --- per-member parse budgets (bounded memory, bounded time) ---
     type_inference_rows: int = 1000

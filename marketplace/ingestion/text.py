@@ -271,19 +271,20 @@ class DelimitedAnalyzer(TextAnalyzer):
 
     def _rows_plain(self, buf: bytes, start: int, end: int, first_line: int) -> None:
         delim = self.delimiter.encode()
-        newlines = buf.count(b"\n", start, end)
-        self.lines += newlines
         expected = self.width - 1
         if len(self.sample) < self.limits.type_inference_rows:
             self._take_sample(buf, start, end)
         # Exact and fast: with everything but delimiters and newlines deleted, a range whose
         # rows all have the same width is one unit repeated (C-speed translate and compare).
+        # The lines are counted in the skeleton too (a tenth of the bytes: one pass saved).
         unit = delim * expected + b"\n"
         skeleton = buf.translate(None, _skeleton_delete(delim[0]))
         if start or end < len(buf):  # drop what lies outside the range (its first/last line)
             before = buf.count(delim, 0, start) + buf.count(b"\n", 0, start)
             after = buf.count(delim, end) + buf.count(b"\n", end)
             skeleton = skeleton[before : len(skeleton) - after]
+        newlines = skeleton.count(b"\n")
+        self.lines += newlines
         if len(skeleton) == len(unit) * newlines and skeleton == unit * newlines:
             self.records += newlines
             return
