@@ -6,7 +6,8 @@
   out once each, from any thread, and counts what it had to hand out again (`repeats`: 0 means
   every measured request missed the page cache).
 * `capture_sql(paths)`: the SQL `GET /api/datasets?...` runs for each path, captured in this
-  process by running the same parsing and selector the view runs (the page-cache lookup aside).
+  process by running the same parsing and selector the view runs (the page-cache lookup aside),
+  with its transaction statements (BEGIN, the SET LOCAL of the catalogue's work_mem, COMMIT).
 * `sql_load(...)`: that SQL replayed directly with psycopg, one connection per thread, one
   "request" = every statement of one path, fetched in full: the baseline of the same SQL."""
 
@@ -125,7 +126,8 @@ def sql_load(
                     break
                 for sql in statements[feed()]:
                     cursor.execute(sql)
-                    cursor.fetchall()
+                    if cursor.description is not None:  # not BEGIN, SET LOCAL, COMMIT
+                        cursor.fetchall()
                 t1 = time.monotonic()
                 if t1 >= measure_from:
                     local.append((t1 - t0) * 1000)
@@ -146,6 +148,9 @@ def explain(statements: list[str]) -> str:
     out = []
     with pg_connect() as conn, conn.cursor() as cursor:
         for sql in statements:
+            if not sql.lstrip().upper().startswith("SELECT"):  # BEGIN, SET LOCAL, COMMIT
+                cursor.execute(sql)
+                continue
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
             out.append("\n".join(row[0] for row in cursor.fetchall()))
     return "\n---\n".join(out)

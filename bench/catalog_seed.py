@@ -48,18 +48,20 @@ def seed(templates: dict[str, int] | None) -> dict[str, int]:
     return offsets
 
 
-def vacuum_analyze() -> None:
+def vacuum_analyze(*, full: bool = True) -> None:
     """The one-shot search_vector UPDATE leaves a dead copy of every dataset row (production
     updates rows one at a time and autovacuum reuses the space), so the dataset table is
-    rewritten compactly; every table is then vacuumed (visibility map) and analysed."""
+    rewritten compactly (`full`; a reused catalogue was compacted by the run that seeded it);
+    every table is then vacuumed (visibility map) and analysed."""
     from django.db import connection
 
     t0 = time.monotonic()
     with connection.cursor() as cur:
-        cur.execute("VACUUM (FULL, ANALYZE) marketplace_dataset")
+        if full:
+            cur.execute("VACUUM (FULL, ANALYZE) marketplace_dataset")
         for table in SEEDED_TABLES:
             cur.execute("VACUUM ANALYZE " + table)
-    log(f"VACUUM FULL / VACUUM ANALYZE in {time.monotonic() - t0:.1f}s")
+    log(f"{'VACUUM FULL / ' if full else ''}VACUUM ANALYZE in {time.monotonic() - t0:.1f}s")
 
 
 def check_seed_shape(templates: dict[str, int], offsets: dict[str, int]) -> None:

@@ -87,6 +87,15 @@ LICENSE_FLAG_FIELDS = {
 }
 
 
+# What E1 lists (published, not removed, public or restricted): the partial indexes' predicate,
+# written as the catalogue selector filters so that the planner can prove it.
+LISTED_CONDITION = models.Q(
+    latest_version__isnull=False,
+    removed_at__isnull=True,
+    visibility__in=["public", "restricted"],
+)
+
+
 class Dataset(DatasheetFields):
     public_id = models.CharField(max_length=32, unique=True, default=new_dataset_id)
     slug = models.SlugField(max_length=120, unique=True)
@@ -120,7 +129,6 @@ class Dataset(DatasheetFields):
 
     class Meta:
         indexes = [
-            GinIndex(fields=["search_vector"], name="dataset_search_gin"),
             models.Index(fields=["-published_at", "-id"], name="dataset_newest"),
             # The listed catalogue (what E1 counts and pages through), newest first.
             models.Index(
@@ -158,6 +166,26 @@ class Dataset(DatasheetFields):
                     removed_at__isnull=True,
                     visibility__in=["public", "restricted"],
                 ),
+            ),
+            # The listed catalogue by task and locale (the commonest E1 filters): the count of a
+            # task + locale [+ upload window] is one index range, index-only once vacuumed (the
+            # pricing and sample flags are included for it), and the newest or largest page an
+            # ordered index scan. The selector's WHERE must imply LISTED_CONDITION.
+            models.Index(
+                fields=["task", "locale", "-published_at", "-id"],
+                name="dataset_listed_tl_newest",
+                include=["is_paid", "has_sample"],
+                condition=LISTED_CONDITION,
+            ),
+            models.Index(
+                fields=["task", "locale", "-size_bytes", "-id"],
+                name="dataset_listed_tl_size",
+                condition=LISTED_CONDITION,
+            ),
+            # Full-text search over the listed catalogue only (the only text search there is):
+            # no Filter on the listing columns, and no entries for what is never listed.
+            GinIndex(
+                fields=["search_vector"], name="dataset_listed_search", condition=LISTED_CONDITION
             ),
         ]
 
