@@ -9,9 +9,11 @@ its hold release give every payee an available balance (untimed). Then, for each
 alternating which goes first:
 
 * ours: `payouts.services.runs.payout_run_create(currency=<round's currency>)` end to end,
-  commit included: balances of 100,000 available accounts summed under the chain lock, 100,000
-  payout lines inserted with one INSERT ... SELECT, the reservation posted (100,001 entries,
-  hash chained, one COPY), the deferred balance check at commit;
+  commit included: balances of 100,000 available accounts summed under the chain lock (one
+  index-only sum per account), 100,000 payout lines inserted with one INSERT ... SELECT, the
+  reservation posted (100,001 entries streamed from the server in chunks to be hash chained,
+  then written with one INSERT ... SELECT: nothing per payee is held in the process), the
+  deferred balance check at commit;
 * baseline: the same raw INSERT as bench/split.py, committed.
 
 Medians are compared. Each run is checked: one line per payee, whole cents, the reservation

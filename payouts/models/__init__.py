@@ -90,6 +90,16 @@ class LedgerAccount(models.Model):
                 name="ledger_account_currency_format", condition=Q(currency__regex=CURRENCY_RE)
             ),
         ]
+        indexes = [
+            # A payout run reads every payee account of one kind and currency in payee order:
+            # one index-only range instead of a scan of every currency's accounts.
+            models.Index(
+                fields=["kind", "currency", "payee"],
+                include=["id"],
+                condition=Q(payee__isnull=False),
+                name="ledger_account_kind_payee",
+            ),
+        ]
 
     def __str__(self):
         owner = f"payee {self.payee_id}" if self.payee_id else "platform"

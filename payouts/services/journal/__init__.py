@@ -11,7 +11,9 @@ Lock order of every posting (to avoid deadlocks):
 
 The package: `entries` (what a posting is made of), `accounts` (ledger accounts, created on first
 use), `chain` (the hash chain and the chain lock), `binary_copy` (the set-based insert of
-entries) and `posting` (`journal_post`, which puts them together).
+entries), `posting` (`journal_post`, which puts them together) and `streamed`
+(`journal_post_payee_query`: the same posting for entries that are rows of a query, never held
+in memory; payout runs).
 """
 
 from payouts.services.journal.accounts import payee_account, payee_accounts_ensure, platform_account

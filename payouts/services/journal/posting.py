@@ -16,6 +16,8 @@ from payouts.services.journal.chain import (
 )
 from payouts.services.journal.entries import EntryLines
 
+_LARGE = 20_000  # entries
+
 
 def _canonical_order(lines: EntryLines) -> tuple[list, list, list, list, list]:
     """The columns sorted by account id (the hash's canonical order; also the order in which
@@ -134,6 +136,11 @@ def journal_post(
             prev_hash=prev_hash,
             hash=digest,
         )
+        if len(ids) > _LARGE:
+            # The entries' statement trigger keeps the inserted rows (its transition table) in
+            # work_mem: at the default 4 MB, 100,000 entries spill to a temporary file.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '64MB'")
         if ids:
             _copy_entries(journal.pk, ids, currencies, amounts)
         return journal, True

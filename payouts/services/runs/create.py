@@ -3,7 +3,6 @@ of their money, set-based, in one transaction."""
 
 from __future__ import annotations
 
-import bisect
 import re
 from datetime import datetime
 
@@ -14,7 +13,8 @@ from django.utils import timezone
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Invalid
 from payouts.models import CURRENCY_RE, MICRO_PER_CENT, JournalTransaction, LedgerAccount, PayoutRun
-from payouts.services.journal import EntryLines, journal_post, ledger_chain_lock, platform_account
+from payouts.services.journal import ledger_chain_lock, platform_account
+from payouts.services.journal.streamed import journal_post_payee_query
 
 Kind = LedgerAccount.Kind
 TxKind = JournalTransaction.Kind
@@ -30,76 +30,56 @@ def run_reserve_key(run: PayoutRun) -> str:
     return f"payout-run:{run.pk}"
 
 
-_CANDIDATES = """
-WITH balances AS (
-    SELECT a.payee_id, a.id AS account_id, -sum(e.amount) AS available
+# The run's lines, picked once into a temporary table (dropped at commit) that both the lines'
+# INSERT and the reservation read: no second join to the accounts.
+_PICK = """
+CREATE TEMPORARY TABLE payout_run_picked ON COMMIT DROP AS
+SELECT nextval((SELECT pg_get_serial_sequence('payouts_payoutline', 'id'))::regclass) AS id,
+       s.*
+FROM (
+    -- The payees' accounts in payee order from ledger_account_kind_payee, each balance an
+    -- index-only sum over payouts_entry_account_balance: no scan of other currencies' accounts
+    -- or entries, no sort. sum() is numeric: div() truncates (a plain cast would round a half
+    -- cent up).
+    SELECT a.payee_id, a.id AS account_id, div(b.available, %(micro)s)::bigint AS amount_cents,
+           pa.stripe_account_id AS destination
     FROM payouts_ledgeraccount a
-    JOIN payouts_entry e ON e.account_id = a.id
+    CROSS JOIN LATERAL (
+        SELECT -sum(e.amount) AS available FROM payouts_entry e WHERE e.account_id = a.id
+    ) b
+    JOIN contributors_payoutaccount pa
+      ON pa.payee_id = a.payee_id AND pa.payouts_enabled
     WHERE a.kind = %(kind)s AND a.currency = %(currency)s AND a.payee_id IS NOT NULL
-    GROUP BY a.payee_id, a.id
-),
-picked AS MATERIALIZED (
-    SELECT nextval(pg_get_serial_sequence('payouts_payoutline', 'id')) AS id, s.*
-    FROM (
-        -- sum() is numeric: div() truncates (a plain cast would round a half cent up).
-        SELECT b.payee_id, b.account_id, div(b.available, %(micro)s)::bigint AS amount_cents,
-               pa.stripe_account_id AS destination
-        FROM balances b
-        JOIN contributors_payoutaccount pa
-          ON pa.payee_id = b.payee_id AND pa.payouts_enabled
-        WHERE b.available >= %(threshold)s
-          AND NOT EXISTS (
-              SELECT 1 FROM payouts_payoutline l
-              WHERE l.payee_id = b.payee_id AND l.currency = %(currency)s
-                AND l.status IN ('pending', 'sending', 'sent')
-          )
-        ORDER BY b.payee_id
-    ) s
-),
-inserted AS (
+      AND b.available >= %(threshold)s
+      AND NOT EXISTS (
+          SELECT 1 FROM payouts_payoutline l
+          WHERE l.payee_id = a.payee_id AND l.currency = %(currency)s
+            AND l.status IN ('pending', 'sending', 'sent')
+      )
+    ORDER BY a.payee_id
+) s
+"""
+
+_LINES = """
+WITH inserted AS (
     INSERT INTO payouts_payoutline (
         id, run_id, payee_id, currency, amount_cents, status, destination, idempotency_key,
         transfer_id, attempts, failure_code, failure_message, created_at
     )
     SELECT k.id, %(run)s, k.payee_id, %(currency)s, k.amount_cents, 'pending', k.destination,
            k.id::text, '', 0, '', '', %(now)s
-    FROM picked k
-    ORDER BY k.id
+    FROM payout_run_picked k
+    RETURNING amount_cents
 )
--- Column-wise (three arrays, one row): no Python tuple per line at a million payees.
-SELECT coalesce(array_agg(payee_id ORDER BY payee_id), '{}'),
-       coalesce(array_agg(account_id ORDER BY payee_id), '{}'),
-       coalesce(array_agg(amount_cents ORDER BY payee_id), '{}')
-FROM picked
+-- Two numbers: nothing per line comes back to the process.
+SELECT count(*), coalesce(sum(amount_cents), 0) FROM inserted
 """
 
-
-def _reserve_lines(in_transit, currency: str, payee_ids, account_ids, cents) -> EntryLines:
-    """The reservation's entries, column-wise, built without extra copies (a million payees
-    are a few lists of ints), in ascending account id (the journal's canonical order: payee
-    accounts come in payee order, which is account order when accounts were created in payee
-    order; the in-transit account goes in at its place so no re-sort is needed)."""
-    amounts = [c * MICRO_PER_CENT for c in cents]
-    count = len(amounts)
-    lines = EntryLines(
-        account_ids=account_ids,
-        kinds=[Kind.PAYEE_AVAILABLE] * count,
-        payee_ids=payee_ids,
-        currencies=[currency] * count,
-        amounts=amounts,
-    )
-    at = bisect.bisect_left(account_ids, in_transit.id)
-    if at < count and account_ids[at] == in_transit.id:  # not a payee account: cannot happen
-        raise RuntimeError(f"account {in_transit.id} is both a payee's and in transit")
-    for column, value in (
-        (lines.account_ids, in_transit.id),
-        (lines.kinds, in_transit.kind),
-        (lines.payee_ids, in_transit.payee_id),
-        (lines.currencies, in_transit.currency),
-        (lines.amounts, -sum(amounts)),
-    ):
-        column.insert(at, value)
-    return lines
+# The reservation's payee entries: each line's amount, in micro-units, debited from the payee's
+# AVAILABLE account (the account read from its row by _PICK).
+_RESERVE_ROWS = """
+SELECT account_id, payee_id, amount_cents * %(micro)s AS amount FROM payout_run_picked
+"""
 
 
 def payout_run_create(*, currency: str, now: datetime | None = None, actor=None) -> PayoutRun:
@@ -112,8 +92,9 @@ def payout_run_create(*, currency: str, now: datetime | None = None, actor=None)
     remainder stays available and is carried into later runs. The reservation (`payout-run:
     <run id>`) moves each line's amount from the payee's AVAILABLE to PAYOUT_IN_TRANSIT in the
     same transaction that creates the lines, under the chain lock, so no refund or other run
-    can change a balance between reading it and reserving it. Set-based: one INSERT ... SELECT
-    for the lines and one posting (COPY) for the entries, whatever the number of payees.
+    can change a balance between reading it and reserving it. Set-based and in constant
+    memory: one INSERT ... SELECT for the lines, and the reservation's entries streamed from
+    them to be hashed, then written with one INSERT ... SELECT, whatever the number of payees.
 
     Never nested in another transaction (durable): it holds the chain lock, which every other
     posting waits on, until it commits, and its run must be committed before it is executed."""
@@ -134,29 +115,31 @@ def payout_run_create(*, currency: str, now: datetime | None = None, actor=None)
         run = PayoutRun.objects.create(
             currency=currency, threshold_cents=threshold_cents, created_by=actor, created_at=now
         )
+        params = {
+            "kind": Kind.PAYEE_AVAILABLE,
+            "currency": currency,
+            "run": run.pk,
+            "now": now,
+            "micro": MICRO_PER_CENT,
+            "threshold": threshold_cents * MICRO_PER_CENT,
+        }
         with connection.cursor() as cursor:
-            cursor.execute(
-                _CANDIDATES,
-                {
-                    "kind": Kind.PAYEE_AVAILABLE,
-                    "currency": currency,
-                    "run": run.pk,
-                    "now": now,
-                    "micro": MICRO_PER_CENT,
-                    "threshold": threshold_cents * MICRO_PER_CENT,
-                },
-            )
-            payee_ids, account_ids, cents = cursor.fetchone()
-        count = len(cents)
-        total_cents = sum(cents)
+            # The lines and the reservation are set-based on the server; a larger work_mem for
+            # this transaction keeps their sorts of 100,000s of rows in memory.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # (Dropped at commit; first also here for a run inside a test's transaction.)
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.payout_run_picked")
+            cursor.execute(_PICK, params)
+            cursor.execute(_LINES, params)
+            count, total_cents = (int(x) for x in cursor.fetchone())
         if count:
-            lines = _reserve_lines(in_transit, currency, payee_ids, account_ids, cents)
-            del payee_ids, account_ids, cents  # the lines own the columns now
-            reserve, _ = journal_post(
-                check_accounts=False,  # read from the account rows just above
+            reserve, _ = journal_post_payee_query(
                 idempotency_key=run_reserve_key(run),
                 kind=TxKind.PAYOUT_RESERVE,
-                lines=lines,
+                rows_sql=_RESERVE_ROWS,
+                params=params,
+                payee_kind=Kind.PAYEE_AVAILABLE,
+                balancing=in_transit,
             )
             run.reserve_transaction = reserve
         run.line_count = count
