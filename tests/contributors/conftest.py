@@ -51,15 +51,19 @@ def deliver(django_capture_on_commit_callbacks):
 def emulator_events(stripe_emulator_url, *, event_type: str, object_id: str) -> list[bytes]:
     """The emulator's own events about one object, as raw JSON bodies (newest first)."""
     auth = {"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"}
-    listing = requests.get(
-        f"{stripe_emulator_url}/v1/events",
-        params={"type": event_type, "limit": 100},
-        headers=auth,
-        timeout=10,
-    )
-    listing.raise_for_status()
+    events, params = [], {"type": event_type, "limit": 100}
+    while True:  # every page: a long test session makes more than one page of events
+        listing = requests.get(
+            f"{stripe_emulator_url}/v1/events", params=params, headers=auth, timeout=10
+        )
+        listing.raise_for_status()
+        page = listing.json()
+        events += page["data"]
+        if not page.get("has_more") or not page["data"]:
+            break
+        params = {**params, "starting_after": page["data"][-1]["id"]}
     bodies = []
-    for event in listing.json()["data"]:
+    for event in sorted(events, key=lambda e: e["created"], reverse=True):
         if event["data"]["object"].get("id") == object_id:
             raw = requests.get(
                 f"{stripe_emulator_url}/v1/events/{event['id']}", headers=auth, timeout=10
