@@ -142,12 +142,19 @@ def bucket() -> str:
 
 
 def presign_part_upload(
-    *, key: str, upload_id: str, part_number: int, content_length: int | None = None
+    *,
+    key: str,
+    upload_id: str,
+    part_number: int,
+    content_length: int | None = None,
+    verify: bool = True,
 ) -> str:
     """A URL for one PUT of a multipart part. No Content-Type is signed: the SDK sends none.
     With `content_length` the Content-Length header is signed too (X-Amz-SignedHeaders
-    "content-length;host"): storage refuses a PUT of any other length (SignatureDoesNotMatch)."""
-    multipart_upload_require(key=key, upload_id=upload_id)  # 410 if lost, 503 if unreachable
+    "content-length;host"): storage refuses a PUT of any other length (SignatureDoesNotMatch).
+    `verify=False` skips asking storage whether the upload still exists (the caller did)."""
+    if verify:
+        multipart_upload_require(key=key, upload_id=upload_id)  # 410 if lost, 503 if unreachable
     params = {"Bucket": bucket(), "Key": key, "UploadId": upload_id, "PartNumber": part_number}
     if content_length is not None:
         params["ContentLength"] = content_length

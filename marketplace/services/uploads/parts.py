@@ -22,7 +22,12 @@ from marketplace.services.uploads.start import (
     _abort_storage_uploads,
     max_parts_for,
 )
-from marketplace.storage import bucket, multipart_upload_require, s3_client
+from marketplace.storage import (
+    bucket,
+    multipart_upload_require,
+    presign_part_upload,
+    s3_client,
+)
 
 
 def _upload_lookup(
@@ -139,20 +144,12 @@ def file_upload_part_url(
             file_size=upload.declared_size, part_size=size, part_number=part_number
         )
     _storage_holds_upload(upload, part_number)
-    # As `marketplace.storage.presign_part_upload` signs, without its ListParts (done above).
-    params = {
-        "Bucket": bucket(),
-        "Key": upload.key,
-        "UploadId": upload.storage_upload_id,
-        "PartNumber": part_number,
-    }
-    if length is not None:
-        params["ContentLength"] = length
-    return s3_client().generate_presigned_url(
-        "upload_part",
-        Params=params,
-        ExpiresIn=settings.PRESIGNED_UPLOAD_TTL_SECONDS,
-        HttpMethod="PUT",
+    return presign_part_upload(
+        key=upload.key,
+        upload_id=upload.storage_upload_id,
+        part_number=part_number,
+        content_length=length,
+        verify=False,  # asked above, at most once per window
     )
 
 

@@ -55,6 +55,17 @@ def journal_transaction_existing(idempotency_key: str) -> JournalTransaction | N
     return JournalTransaction.objects.filter(idempotency_key=idempotency_key).first()
 
 
+def journal_transaction_replayed(idempotency_key: str, kind: str) -> JournalTransaction | None:
+    """The posting already made under this key (a replay), None if none; a key used for a
+    posting of another kind is a programming error."""
+    existing = journal_transaction_existing(idempotency_key)
+    if existing is not None and existing.kind != kind:
+        raise ValueError(
+            f"idempotency key {idempotency_key} was used for a {existing.kind} posting"
+        )
+    return existing
+
+
 def journal_post(
     *,
     idempotency_key: str,
@@ -99,12 +110,8 @@ def journal_post(
 
     with transaction.atomic():
         ledger_chain_lock()
-        existing = journal_transaction_existing(idempotency_key)
+        existing = journal_transaction_replayed(idempotency_key, kind)
         if existing is not None:
-            if existing.kind != kind:
-                raise ValueError(
-                    f"idempotency key {idempotency_key} was used for a {existing.kind} posting"
-                )
             return existing, False
 
         head_sequence, prev_hash = ledger_head()

@@ -19,7 +19,7 @@ from django.utils import timezone
 from payouts.models import JournalTransaction
 from payouts.services.journal.chain import hash_header, ledger_chain_lock, ledger_head
 from payouts.services.journal.entries import AccountRef
-from payouts.services.journal.posting import journal_transaction_existing
+from payouts.services.journal.posting import journal_transaction_replayed
 
 _CHUNK = 20_000  # entries per fetched row
 _SPOOL_BYTES = 4 * 1024 * 1024  # a spooled column moves to a temporary file above this
@@ -176,12 +176,8 @@ def journal_post_payee_query(
         raise ValueError("idempotency_key and kind are required")
     with transaction.atomic():
         ledger_chain_lock()
-        existing = journal_transaction_existing(idempotency_key)
+        existing = journal_transaction_replayed(idempotency_key, kind)
         if existing is not None:
-            if existing.kind != kind:
-                raise ValueError(
-                    f"idempotency key {idempotency_key} was used for a {existing.kind} posting"
-                )
             return existing, False
         with (
             tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as ids,
