@@ -4,7 +4,6 @@ do) takes effect on the very next request, whichever path makes the change."""
 
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from marketplace.actors import actor_for_key, actor_for_member
 from marketplace.key_cache import TOMBSTONE, _cache_key, key_remember
@@ -16,19 +15,14 @@ from marketplace.services.identity import (
     organization_decide_upload_access,
 )
 from marketplace.services.staff import membership_role_set
+from tests.catalogue_helpers import api
 from tests.factories import make_key, make_org, make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def client_for(secret: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
-
-
 def me(secret: str):
-    return client_for(secret).get("/api/me")
+    return api(secret).get("/api/me")
 
 
 def cached(secret: str):
@@ -84,7 +78,7 @@ def test_revoked_by_the_service_fails_on_the_next_request():
 
 def test_revoked_through_the_api_fails_on_the_next_request():
     secret, key = make_key()
-    client = client_for(secret)
+    client = api(secret)
     second = client.post("/api/keys", {"name": "temp"}, format="json").json()
     warm(second["key"])
     assert client.delete(f"/api/keys/{second['id']}").status_code == 204
@@ -133,7 +127,7 @@ def test_a_role_change_by_staff_shows_on_the_next_request():
     membership_role_set(actor=staff, membership=membership, role=Membership.Role.MEMBER)
     assert me(second_secret).json()["role"] == Membership.Role.MEMBER
     # Owners only: the demoted member's key may no longer list every key.
-    assert client_for(second_secret).get("/api/keys?all=true").status_code == 403
+    assert api(second_secret).get("/api/keys?all=true").status_code == 403
 
 
 def test_a_disabled_user_fails_on_the_next_request():
