@@ -317,6 +317,44 @@ class UploadCompleteApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class UploadAssembleApi(APIView):
+    """POST asks storage to assemble the stored parts before the completion (the browser does,
+    while it computes the file's checksum); the completion then only checks and records."""
+
+    kind = FileUpload.Kind.DATASET
+
+    @extend_schema(
+        request=wire.UploadAssembleSerializer,
+        responses=ANY_OBJECT,
+        summary="Assemble the stored parts before completing (idempotent; not part of MDC)",
+        operation_id="uploads_assemble",
+    )
+    def post(self, request, upload_id: str, submission_id: str | None = None):
+        body = wire.UploadAssembleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        upload = upload_services.file_upload_get(
+            actor=request.auth, upload_id=upload_id, kind=self.kind, submission_id=submission_id
+        )
+        upload = upload_services.file_upload_assemble(
+            actor=request.auth, upload=upload, storage_upload_id=v["uploadId"], parts=v["parts"]
+        )
+        return Response(wire.upload_wire(upload))
+
+
+class SampleUploadAssembleApi(UploadAssembleApi):
+    kind = FileUpload.Kind.SAMPLE
+
+    @extend_schema(
+        request=wire.UploadAssembleSerializer,
+        responses=ANY_OBJECT,
+        summary="Assemble the stored sample parts before completing (idempotent)",
+        operation_id="sample_uploads_assemble",
+    )
+    def post(self, request, upload_id: str, submission_id: str | None = None):
+        return super().post(request, upload_id=upload_id, submission_id=submission_id)
+
+
 class SampleUploadCompleteApi(UploadCompleteApi):
     kind = FileUpload.Kind.SAMPLE
 

@@ -348,9 +348,12 @@ class UploadPartSerializer(serializers.Serializer):
     etag = serializers.CharField(max_length=200)
 
 
-class UploadCompleteSerializer(serializers.Serializer):
+class UploadAssembleSerializer(serializers.Serializer):
     uploadId = serializers.CharField(max_length=1024)
     parts = UploadPartSerializer(many=True, allow_empty=False, max_length=10_000)
+
+
+class UploadCompleteSerializer(UploadAssembleSerializer):
     checksum = serializers.CharField(max_length=128)
 
 
@@ -379,6 +382,7 @@ def upload_parts_wire(listing) -> dict:
         "state": upload.state,
         "expiresAt": upload.expires_at.isoformat(),
         "parts": [{"partNumber": p.number, "etag": p.etag, "size": p.size} for p in listing.parts],
+        "assembled": listing.assembled,
     }
 
 

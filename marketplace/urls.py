@@ -57,6 +57,11 @@ urlpatterns = [
         catalogue_api.UploadPartsApi.as_view(),
         name="upload-parts",
     ),
+    path(
+        "uploads/<str:upload_id>/assemble",
+        catalogue_api.UploadAssembleApi.as_view(),
+        name="upload-assemble",
+    ),
     # POST completes, DELETE aborts.
     path(
         "uploads/<str:upload_id>", catalogue_api.UploadCompleteApi.as_view(), name="upload-complete"
@@ -76,6 +81,11 @@ urlpatterns = [
         "submissions/<str:submission_id>/sample/<str:upload_id>/parts",
         catalogue_api.SampleUploadPartsApi.as_view(),
         name="sample-upload-parts",
+    ),
+    path(
+        "submissions/<str:submission_id>/sample/<str:upload_id>/assemble",
+        catalogue_api.SampleUploadAssembleApi.as_view(),
+        name="sample-upload-assemble",
     ),
     path(
         "submissions/<str:submission_id>/sample/<str:upload_id>",

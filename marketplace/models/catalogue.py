@@ -335,6 +335,12 @@ class FileUpload(models.Model):
     declared_sha256 = models.CharField(max_length=64, blank=True)
     stored_size = models.PositiveBigIntegerField(null=True, blank=True)
     parts_count = models.PositiveIntegerField(null=True, blank=True)
+    # Set when storage assembled the parts before the completion (the browser asks for that
+    # while it computes the checksum): the parts storage held then, [[etag, size], ...] in
+    # part order, and the assembled object's ETag. Completion and the parts listing read these,
+    # as storage no longer holds the multipart upload.
+    assembled_parts = models.JSONField(null=True, blank=True)
+    assembled_etag = models.CharField(max_length=80, blank=True)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -17,7 +17,7 @@ from marketplace.services.submissions import submission_create
 from marketplace.storage import bucket, s3_client
 from tests.catalogue_helpers import MiB, make_archive
 from tests.e2e.browser import assert_accessible, screenshot
-from tests.e2e.uploads import Traffic, hold_parts, part_number, wait_until
+from tests.e2e.uploads import Traffic, hold_hash_worker, hold_parts, part_number, wait_until
 from tests.factories import make_org
 
 
@@ -254,17 +254,29 @@ def test_each_part_is_signed_once_and_completion_needs_no_listing(
     archive = tmp_path / "manx-speech.tar.gz"
     archive.write_bytes(data)
     traffic = Traffic(page)
+    hashing = hold_hash_worker(page)
     page.goto(f"{live_server.url}/submissions/{submission.public_id}/files")
     page.get_by_label("Choose the dataset archive").set_input_files(archive)
-    status = page.locator("#dataset-file-slot").get_by_role("status")
+    slot = page.locator("#dataset-file-slot")
+    # The checksum is not known yet when every part is stored: storage assembles meanwhile.
+    wait_until(
+        page,
+        lambda: hashing and any(call.endswith("/assemble") for call in traffic.api),
+        what="the assembly asked for while the checksum is computed",
+    )
+    expect(slot.locator('[data-role="numbers"]')).to_contain_text("computing the checksum")
+    hashing[0].continue_()
+    status = slot.get_by_role("status")
     expect(status).to_contain_text("The upload is completed", timeout=60_000)
 
     (upload,) = FileUpload.objects.filter(submission=submission)
     base = f"/api/uploads/{upload.public_id}"
     assert traffic.puts == Counter({1: 1, 2: 1, 3: 1})
+    # Storage assembles the parts while the page computes the checksum; then the completion.
     assert traffic.api == [
         "POST /api/uploads",
         *(call for call in traffic.api if call.startswith(f"GET {base}/parts/")),
+        f"POST {base}/assemble",
         f"POST {base}",
     ], traffic.api
     signed = sorted(call for call in traffic.api if call.startswith(f"GET {base}/parts/"))
@@ -295,8 +307,12 @@ def test_an_etag_storage_does_not_hold_makes_the_page_list_the_parts_and_complet
         return route.fulfill(response=answered, headers=headers)
 
     page.route(lambda url: part_number(url) == 2, wrong_etag)
+    hashing = hold_hash_worker(page)
     page.goto(f"{live_server.url}/submissions/{submission.public_id}/files")
     page.get_by_label("Choose the dataset archive").set_input_files(archive)
+    wait_until(page, lambda: hashing and traffic.stored == {1, 2, 3}, what="parts stored")
+    page.wait_for_timeout(500)  # the assembly is asked for (and refused) meanwhile
+    hashing[0].continue_()
     status = page.locator("#dataset-file-slot").get_by_role("status")
     expect(status).to_contain_text("The upload is completed", timeout=60_000)
 
@@ -304,6 +320,64 @@ def test_an_etag_storage_does_not_hold_makes_the_page_list_the_parts_and_complet
     base = f"/api/uploads/{upload.public_id}"
     assert traffic.puts == Counter({1: 1, 2: 1, 3: 1})
     assert traffic.api.count(f"GET {base}/parts") == 1
-    assert traffic.api.count(f"POST {base}") == 2
+    # Assembly refused the rewritten ETag (nothing assembled); the completion used storage's.
+    assert traffic.api.count(f"POST {base}/assemble") == 1
+    assert traffic.api.count(f"POST {base}") == 1
     upload.refresh_from_db()
     assert upload.state == "completed" and upload.stored_size == len(data)
+    assert upload.assembled_parts is None
+
+
+def test_a_page_closed_after_storage_assembled_the_file_finishes_without_sending_again(
+    live_server, page: Page, owner, tmp_path
+):
+    """The connection drops as the page sends the completion, after storage assembled the
+    parts; the page is reloaded. Selecting the file again checks it against the assembled parts
+    (MD5s) and completes: no part is signed or sent again, and nothing was lost."""
+    submission, session_client = owner
+    data = make_archive(11 * MiB)
+    archive = tmp_path / "breton-speech.tar.gz"
+    archive.write_bytes(data)
+    traffic = Traffic(page)
+    dropped = []
+
+    def drop_completion(route):
+        if route.request.method == "POST" and not dropped:
+            dropped.append(route.request.url)
+            return route.abort("connectionreset")
+        return route.continue_()
+
+    page.route(re.compile(r"/api/uploads/[a-z0-9]+$"), drop_completion)
+    hashing = hold_hash_worker(page)
+    url = f"{live_server.url}/submissions/{submission.public_id}/files"
+    page.goto(url)
+    slot = page.locator("#dataset-file-slot")
+    with page.expect_response(lambda r: r.url.endswith("/assemble"), timeout=60_000) as answer:
+        page.get_by_label("Choose the dataset archive").set_input_files(archive)
+    assert answer.value.ok, answer.value.text()
+    hashing[0].continue_()
+    page.unroute("**/hash-worker*.js")
+    expect(slot.get_by_role("status")).to_contain_text("Press Resume", timeout=60_000)
+    assert dropped
+    (upload,) = FileUpload.objects.filter(submission=submission)
+    upload.refresh_from_db()
+    assert upload.state == "uploading" and len(upload.assembled_parts) == 3
+    head = s3_client().head_object(Bucket=bucket(), Key=upload.key)
+    assert head["ContentLength"] == len(data)
+
+    page.reload()
+    expect(slot).to_contain_text("assembled by storage")
+    assert_accessible(page)
+    before = (traffic.puts.copy(), len(traffic.api))
+    page.get_by_label("Select breton-speech.tar.gz again to continue").set_input_files(archive)
+    expect(slot.get_by_role("status")).to_contain_text("The upload is completed", timeout=60_000)
+    base = f"/api/uploads/{upload.public_id}"
+    after = traffic.api[before[1] :]
+    assert traffic.puts == before[0] == Counter({1: 1, 2: 1, 3: 1})
+    assert not [call for call in after if call.startswith(f"GET {base}/parts/")], after
+    assert after[0] == f"GET {base}/parts" and after[-1] == f"POST {base}", after
+    assert traffic.starts() == 1
+    upload.refresh_from_db()
+    assert upload.state == "completed" and upload.stored_size == len(data)
+    assert upload.declared_sha256 == hashlib.sha256(data).hexdigest()
+    assert Submission.objects.get(pk=submission.pk).file_upload == upload

@@ -63,3 +63,12 @@ def hold_parts(page: Page, numbers: set[int]) -> list:
 
     page.route(lambda url: part_number(url) in numbers, handle)
     return held
+
+
+def hold_hash_worker(page: Page) -> list:
+    """The page's hash worker script is held (the worker cannot start hashing) until the test
+    continues the returned route: the checksum is then still being computed when every part is
+    stored, as it is for a big file."""
+    held = []
+    page.route("**/hash-worker*.js", lambda route: held.append(route))
+    return held

@@ -101,6 +101,7 @@ def test_listing_shows_the_parts_storage_holds(provider, kind, django_assert_max
             {"partNumber": 1, "etag": etags[1], "size": 5 * MiB},
             {"partNumber": 3, "etag": etags[3], "size": 1 * MiB},
         ],
+        "assembled": False,
     }
     # The ETag of a part is the MD5 of its bytes: what the uploader compares a resumed file with.
     assert etags[1] == hashlib.md5(chunks[1]).hexdigest()  # noqa: S324

@@ -4,10 +4,11 @@ it holds, complete the upload and check the stored size. Completion reads no byt
 answers in the same time whatever the file's size.
 
 The package: `start` (rules and the start), `parts` (lookup, part URLs, stored parts, abort,
-the web page's slots), `complete`, `housekeeping` (expiry, purge).
+the web page's slots), `complete` (completion, and the browser's assembly before it),
+`housekeeping` (expiry, purge).
 """
 
-from marketplace.services.uploads.complete import file_upload_complete
+from marketplace.services.uploads.complete import file_upload_assemble, file_upload_complete
 from marketplace.services.uploads.housekeeping import file_uploads_expire, submission_files_purge
 from marketplace.services.uploads.parts import (
     StoredPart,
@@ -36,6 +37,7 @@ __all__ = [
     "UploadParts",
     "UploadSlot",
     "file_upload_abort",
+    "file_upload_assemble",
     "file_upload_complete",
     "file_upload_get",
     "file_upload_part_url",

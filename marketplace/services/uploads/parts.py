@@ -213,6 +213,8 @@ class StoredPart:
 class UploadParts:
     upload: FileUpload
     parts: list[StoredPart] = field(default_factory=list)
+    # Storage already assembled these parts (the upload waits for its completion).
+    assembled: bool = False
 
     @property
     def stored_bytes(self) -> int:
@@ -220,6 +222,11 @@ class UploadParts:
 
 
 def _stored_parts(upload: FileUpload) -> list[StoredPart]:
+    if upload.assembled_parts is not None:  # as storage held them when it assembled them
+        return [
+            StoredPart(number=n, etag=etag, size=size)
+            for n, (etag, size) in enumerate(upload.assembled_parts, start=1)
+        ]
     return [
         StoredPart(number=n, etag=etag, size=size)
         for n, (etag, size) in sorted(_list_stored_parts(upload).items())
@@ -231,7 +238,9 @@ def file_upload_parts_list(
 ) -> UploadParts:
     """The parts storage holds for an unfinished upload, as storage says (a resuming client sends
     only the others, and completes with these ETags). A completed upload lists none: storage
-    has assembled them. Aborted and expired uploads are 410, like their part URLs."""
+    has assembled them. An upload assembled before its completion lists the parts it was
+    assembled from (`assembled`: only the completion is left). Aborted and expired uploads are
+    410, like their part URLs."""
     upload = file_upload_get(
         actor=actor, upload_id=upload_id, kind=kind, submission_id=submission_id
     )
@@ -246,10 +255,13 @@ def file_upload_parts_list(
         upload.refresh_from_db()
         if upload.state == FileUpload.State.COMPLETED:
             return UploadParts(upload=upload)
-        raise Gone(
-            "This upload no longer exists in storage; start a new one.", code="upload_expired"
-        ) from exc
-    return UploadParts(upload=upload, parts=parts)
+        if upload.assembled_parts is None:
+            raise Gone(
+                "This upload no longer exists in storage; start a new one.",
+                code="upload_expired",
+            ) from exc
+        parts = _stored_parts(upload)  # assembled meanwhile
+    return UploadParts(upload=upload, parts=parts, assembled=upload.assembled_parts is not None)
 
 
 def file_upload_abort(
@@ -339,7 +351,11 @@ def submission_upload_slots(
         stored = None
         if upload is not None and with_parts:
             try:
-                stored = UploadParts(upload=upload, parts=_stored_parts(upload))
+                stored = UploadParts(
+                    upload=upload,
+                    parts=_stored_parts(upload),
+                    assembled=upload.assembled_parts is not None,
+                )
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "NoSuchUpload":
                     raise

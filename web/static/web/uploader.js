@@ -31,6 +31,11 @@
   // Completion answers that mean storage does not hold what this page believes it sent: the
   // uploader then lists the stored parts and sends what is missing.
   const PART_PROBLEMS = new Set(["missing_parts", "etag_mismatch", "invalid_parts", "size_mismatch", "part_too_small"]);
+  // Up to this size the hash worker hashes the file in one call of the browser's native SHA-256
+  // (it then holds the file in memory). That starts when the last parts are on their way, so it
+  // overlaps storage assembling the parts instead of taking CPU from the upload; larger files
+  // are hashed incrementally, alongside the whole upload.
+  const NATIVE_HASH_MAX_BYTES = 512 * MiB;
 
   class Stopped extends Error {} // paused, or the upload was abandoned
   class ApiError extends Error {
@@ -226,6 +231,13 @@
           stored.set(part.partNumber, part.etag);
         }
       }
+      if (listing.assembled) {
+        // Storage already assembled the parts: nothing can be sent again. The parts are checked
+        // against the file (MD5) and the upload completed; another file starts over.
+        if (stored.size !== partCount) return null;
+        this.say(`Resuming ${file.name}: every part is stored and assembled. Checking them against the file.`);
+        return { id: listing.fileUploadId, uploadId: listing.uploadId, partSize, stored };
+      }
       this.say(
         `Resuming ${file.name}: ${stored.size} of ${partCount} part${partCount === 1 ? "" : "s"} already stored. ` +
           "Checking them against the file and sending the rest.",
@@ -305,6 +317,7 @@
         worker: null,
         waiters: [],
         run: null,
+        assembling: false, // storage is assembling the parts (before the completion)
         completions: 0,
       };
     }
@@ -344,7 +357,30 @@
         s.hashError = event.message || "the checksum could not be computed";
         this.wake(s);
       };
-      worker.postMessage({ file: s.file, partSize: s.partSize, md5Parts, scripts: this.hashScripts });
+      worker.postMessage({
+        file: s.file,
+        partSize: s.partSize,
+        md5Parts,
+        scripts: this.hashScripts,
+        nativeMaxBytes: NATIVE_HASH_MAX_BYTES,
+      });
+    }
+
+    // The hash starts with the upload when it must check stored parts first (a resume) or is
+    // incremental (a big file); otherwise once the last parts are on their way (see above).
+    hashEarly(s) {
+      return s.file.size > NATIVE_HASH_MAX_BYTES || [...s.stored.values()].some((etag) => MD5_ETAG.test(etag || ""));
+    }
+
+    // Resolves with the file's SHA-256 (the worker is started if it was not yet).
+    async checksum(s, run) {
+      if (!s.worker) this.startHash(s);
+      for (;;) {
+        if (run.stopped) throw new Stopped();
+        if (s.hashError) throw new Error(`The file could not be read: ${s.hashError}`);
+        if (s.sha256 !== null) return s.sha256;
+        await new Promise((resolve) => s.waiters.push(resolve));
+      }
     }
 
     wake(s) {
@@ -360,7 +396,7 @@
       this.el.file.disabled = true;
       this.el["progress-box"].hidden = false;
       this.buttons({ pause: true, abort: true });
-      if (!s.worker) this.startHash(s);
+      if (!s.worker && this.hashEarly(s)) this.startHash(s);
       const ticker = window.setInterval(() => this.showProgress(s), 500);
       this.showProgress(s);
       try {
@@ -391,10 +427,13 @@
         if (s.hashError) throw new Error(`The file could not be read: ${s.hashError}`);
         const part = s.queue.shift();
         if (part === undefined) {
-          if (s.sha256 !== null && s.unverified.size === 0) return;
+          // Nothing left to send (the other pumps finish theirs), and the parts found stored are
+          // checked against the file (a part that differs comes back to the queue).
+          if (s.unverified.size === 0) return;
           await new Promise((resolve) => s.waiters.push(resolve));
           continue;
         }
+        if (!s.queue.length && !s.worker) this.startHash(s); // the last parts are on their way
         await this.sendPart(s, run, part);
       }
     }
@@ -497,18 +536,32 @@
 
     async complete(s, run) {
       this.buttons({ abort: true });
-      this.say("All parts are stored; completing the upload.");
       const parts = [];
       for (let n = 1; n <= s.partCount; n += 1) parts.push({ partNumber: n, etag: s.stored.get(n) });
       if (parts.every((part) => part.etag)) {
-        // Every ETag is known from storage's own answers: complete at once. The server checks
-        // the list against storage; if storage holds something else, list and repair below.
+        // Every ETag is known from storage's own answers. While the checksum is computed,
+        // storage assembles the parts (the server checks the list against storage first); the
+        // completion then only records. If storage holds something else, list and repair below.
         try {
+          if (s.sha256 === null) {
+            this.say("All parts are stored; storage assembles the file while its checksum is computed.");
+            const hashing = this.checksum(s, run);
+            hashing.catch(() => {}); // awaited below; a failure is reported there
+            s.assembling = true;
+            try {
+              await this.api("POST", `/${s.id}/assemble`, { uploadId: s.uploadId, parts }, run.controller.signal);
+            } finally {
+              s.assembling = false;
+            }
+            await hashing;
+          }
+          this.say("Completing the upload.");
           return this.completed(s, await this.completion(s, run, parts));
         } catch (error) {
           if (!(error instanceof ApiError && PART_PROBLEMS.has(error.code))) throw error;
         }
       }
+      await this.checksum(s, run);
       return this.completeFromListing(s, run);
     }
 
@@ -666,6 +719,7 @@
       if (s.run && !s.run.stopped && done < size && speed > 0) {
         parts.push(`${formatBytes(Math.round(speed))}/s`, `about ${formatDuration((size - done) / speed)} left`);
       }
+      if (done >= size && s.assembling) parts.push("storage is assembling the file");
       if (done >= size && s.sha256 === null) {
         parts.push(`computing the checksum: ${Math.floor((s.hashed / size) * 100)}%`);
       }
