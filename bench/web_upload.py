@@ -71,11 +71,15 @@ def run_browser(page, stack: Stack, path: Path, issued) -> float:
         if request.method == "PUT":
             marks.setdefault("first_put", now)
             marks["last_put_done"] = now
+        elif request.method == "POST" and request.url.endswith("/assemble"):
+            marks["assemble_done"] = now
         elif request.method == "POST" and "/api/uploads/" in request.url:
             marks["complete_done"] = now
 
     def sent(request):
-        if request.method == "POST" and "/api/uploads/" in request.url:
+        if request.method == "POST" and request.url.endswith("/assemble"):
+            marks["assemble_sent"] = time.perf_counter()
+        elif request.method == "POST" and "/api/uploads/" in request.url:
             marks["complete_sent"] = time.perf_counter()
 
     page.on("requestfinished", seen)
@@ -89,7 +93,9 @@ def run_browser(page, stack: Stack, path: Path, issued) -> float:
     if {"first_put", "last_put_done", "complete_done"} <= marks.keys():
         log(
             f"browser phases: first part done {marks['first_put'] - t0:.2f}s, parts until "
-            f"{marks['last_put_done'] - t0:.2f}s, completion sent at "
+            f"{marks['last_put_done'] - t0:.2f}s, assembly (while hashing) sent at "
+            f"{marks.get('assemble_sent', t0) - t0:.2f}s and answered at "
+            f"{marks.get('assemble_done', t0) - t0:.2f}s, completion sent at "
             f"{marks.get('complete_sent', 0) - t0:.2f}s and answered at "
             f"{marks['complete_done'] - t0:.2f}s"
         )
