@@ -256,6 +256,11 @@ def test_each_part_is_signed_once_and_completion_needs_no_listing(
     traffic = Traffic(page)
     hashing = hold_hash_worker(page)
     page.goto(f"{live_server.url}/submissions/{submission.public_id}/files")
+    page.evaluate(
+        """() => document.addEventListener("uploader:completed", (event) => {
+             window.completedUpload = event.detail;
+           })"""
+    )
     page.get_by_label("Choose the dataset archive").set_input_files(archive)
     slot = page.locator("#dataset-file-slot")
     # The checksum is not known yet when every part is stored: storage assembles meanwhile.
@@ -281,6 +286,9 @@ def test_each_part_is_signed_once_and_completion_needs_no_listing(
     ], traffic.api
     signed = sorted(call for call in traffic.api if call.startswith(f"GET {base}/parts/"))
     assert signed == [f"GET {base}/parts/{n}" for n in (1, 2, 3)]
+    # The page announces the completion with the upload as the API answered it.
+    announced = page.evaluate("() => window.completedUpload")
+    assert announced["fileUploadId"] == upload.public_id and announced["state"] == "completed"
     upload.refresh_from_db()
     assert (
         upload.state == "completed" and upload.declared_sha256 == hashlib.sha256(data).hexdigest()
