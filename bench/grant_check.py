@@ -4,7 +4,9 @@ DRF endpoint `GET /api/ping`, same run, same load generator.
 
 Each E4 request does everything production does: API-key authentication, the dataset lookup,
 the terms check (rendered terms hash vs the organisation's acceptances), the grant check,
-presigning the S3 URL, and inserting the download-session row. The dataset is published the
+presigning the S3 URL, and inserting the download-session row (the context query and the INSERT
+as prepared statements unless `DB_PREPARED_STATEMENTS=false` is in the environment: the web
+server inherits it, and the stderr log says which ran). The dataset is published the
 production way (API, ingestion checks run eagerly here, review service); the buyer accepts the
 terms through the API; the grant comes from `grant_issue`, as a paid order will issue it.
 
@@ -96,7 +98,11 @@ def main() -> int:
     errors = 0
     with Stack("grant-check") as stack:
         stack.django()
+        from django.conf import settings
+
         from licensing.models import DownloadSession
+
+        log(f"DB_PREPARED_STATEMENTS={settings.DB_PREPARED_STATEMENTS}")
 
         dataset_id, secret = setup(stack)
         path = f"/api/datasets/{dataset_id}/download"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from licensing.models import (
 )
 from licensing.terms import FLAGS, LicenseInfo, Terms, render
 from marketplace.models import Dataset, DatasetVersion, Organization, Submission, Visibility
+from marketplace.prepared import read_row_prepared
 from marketplace.services.errors import Gone, NotFound
 
 LISTED = (Visibility.PUBLIC, Visibility.RESTRICTED)
@@ -275,11 +275,9 @@ SELECT {", ".join("d." + c for c in _DATASET_COLUMNS)},
 def download_context(*, id_or_slug: str, organization: Organization) -> tuple[Dataset, AccessFacts]:
     """The dataset (as `dataset_get` returns it, same errors) and the organisation's facts
     about it, in one query."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _DOWNLOAD_SQL, {"key": id_or_slug, "org": organization.pk, "now": timezone.now()}
-        )
-        row = cursor.fetchone()
+    row = read_row_prepared(
+        _DOWNLOAD_SQL, {"key": id_or_slug, "org": organization.pk, "now": timezone.now()}
+    )
     if row is None:
         raise NotFound(f"Dataset {id_or_slug} not found.")
     n_d, n_v, n_s = len(_DATASET_COLUMNS), len(_VERSION_COLUMNS), len(_SUBMISSION_COLUMNS)

@@ -56,3 +56,11 @@ WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", de
 # A key that authenticated is remembered this long in the cache; every change to the key, its
 # user, membership or organisation invalidates it at once. 0 turns the cache off.
 API_AUTH_CACHE_SECONDS = env.int("API_AUTH_CACHE_SECONDS", default=30)
+
+# --- Prepared statements on the download hot path (licensing.selectors.prepared_cursor) ---
+# E4/E6's context query and session INSERT are prepared once per database connection (server-side
+# binding), so PostgreSQL plans them once instead of on every request. Turn off behind a
+# connection pooler that hands a client a different server connection per transaction and does
+# not track protocol-level prepared statements (PgBouncer in transaction mode before 1.21, or
+# without max_prepared_statements); session pooling and direct connections are fine.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)

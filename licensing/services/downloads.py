@@ -16,6 +16,7 @@ from licensing.request_meta import source_function
 from licensing.selectors import AccessFacts, dataset_terms, download_context, private_check
 from marketplace.actors import Actor
 from marketplace.models import Dataset, DatasetVersion, Organization, Visibility
+from marketplace.prepared import prepared_cursor
 from marketplace.pricing import pricing_object
 from marketplace.services.errors import Conflict, Forbidden, Gone, NotFound
 from marketplace.services.takedowns import version_removal
@@ -173,7 +174,7 @@ def _session_insert(session: DownloadSession) -> None:
     # Only when the INSERT is its own transaction (autocommit): inside a caller's transaction
     # the setting would apply to the whole of it, whatever else it writes.
     sql = _SESSION_INSERT_ASYNC if connection.get_autocommit() else _SESSION_INSERT
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [getattr(session, c) for c in _SESSION_COLUMNS])
         session.pk, session.created_at = cursor.fetchone()[:2]
     session._state.adding = False

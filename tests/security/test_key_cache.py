@@ -4,6 +4,8 @@ do) takes effect on the very next request, whichever path makes the change."""
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from marketplace.actors import actor_for_key, actor_for_member
 from marketplace.key_cache import TOMBSTONE, _cache_key, key_remember
@@ -193,3 +195,22 @@ def test_cache_unreachable_falls_back_to_the_database(settings):
     assert ApiKey.objects.get(pk=revoked_key.pk).revoked_at is not None
     assert me(secret).status_code == 200
     assert me(revoked_secret).status_code == 401
+
+
+def test_a_cache_configured_otherwise_is_read_through_django(settings):
+    """Entries are read straight from Redis only when the cache is Django's RedisCache on one
+    server with its default serializer; any other configuration reads through `cache.get`, and
+    a cached key still authenticates without a query."""
+    secret, key = make_key()
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "OPTIONS": {"serializer": "django.core.cache.backends.redis.RedisSerializer"},
+        }
+    }
+    warm(secret)
+    with CaptureQueriesContext(connection) as queries:
+        assert me(secret).status_code == 200
+    assert len(queries) == 0
+    api_key_revoke(key=key, actor=actor_for_key(key))
+    assert me(secret).status_code == 401
