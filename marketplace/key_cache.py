@@ -2,7 +2,6 @@
 marketplace.services.identity invalidate it): entries under the SHA-256 of the presented secret,
 tombstones written by `api_key_cache_forget`. See marketplace/authentication.py."""
 
-import functools
 import hashlib
 import logging
 from collections.abc import Iterable
@@ -14,6 +13,7 @@ from django.core.cache.backends.redis import RedisSerializer
 from django.db import transaction
 
 from marketplace.models import ApiKey, Organization, User
+from marketplace.redis_clients import cache_redis
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +83,6 @@ _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 _serializer = RedisSerializer()
 
 
-@functools.cache
-def _reader(location: str) -> redis.Redis:
-    return redis.Redis.from_url(location, socket_connect_timeout=1.0, socket_timeout=1.0)
-
-
 def _direct_location() -> str | None:
     """The Redis URL to read entries from directly, when the cache is Django's RedisCache on one
     server with its default serializer (what `cache.get` would read, same key, same bytes)."""
@@ -109,7 +104,7 @@ def key_cached(digest: str):
         location = _direct_location()
         if location is None:
             return cache.get(_cache_key(digest))
-        raw = _reader(location).get(cache.make_key(_cache_key(digest)))
+        raw = cache_redis(location).get(cache.make_key(_cache_key(digest)))
         return None if raw is None else _serializer.loads(raw)
     except _CACHE_ERRORS:
         logger.warning("API-key cache unavailable; authenticating from the database")

@@ -8,15 +8,21 @@ request path answers within ~30 s when the store is down or frozen; `storage_err
 boto3 raises into the API's answer: 503 when the store cannot be reached, 410 when it lost a
 multipart upload (the SDK then starts a new one)."""
 
+import hashlib
+import logging
 import threading
 import time
 
 import boto3
+import redis
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from marketplace.redis_clients import cache_redis
 from marketplace.services.errors import Gone, ServiceError
+
+logger = logging.getLogger(__name__)
 
 _local = threading.local()
 
@@ -134,7 +140,76 @@ def multipart_upload_require(*, key: str, upload_id: str) -> None:
     try:
         s3_client().list_parts(Bucket=bucket(), Key=key, UploadId=upload_id, MaxParts=1)
     except (BotoCoreError, ClientError) as exc:
+        # No process signs a part of it from an earlier answer any more: each asks storage.
+        multipart_upload_held_forget(key=key, upload_id=upload_id)
         raise storage_error(exc) or exc from exc
+
+
+# --- what storage last said about a multipart upload, shared by every web process ------------
+# A Redis set per multipart upload, living STORAGE_PROBE_CACHE_SECONDS from storage's last
+# answer that it holds the upload: the part numbers signed while it lives (0, a sentinel, keeps
+# it non-empty: parts start at 1). Every process reads and writes the same set, so a client
+# asking again for a part (a retry) is caught whichever process signed it first, and one answer
+# (the start's own CreateMultipartUpload included) serves every process.
+_HELD_PREFIX = "storage-upload-held:"
+_HELD_SIGN = """
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  return 1
+end
+return 0
+"""
+_CACHE_ERRORS = (redis.RedisError, OSError)
+
+
+def _held_key(object_key: str, upload_id: str) -> str:
+    where = "\0".join((settings.AWS_S3_ENDPOINT_URL or "", bucket(), object_key, upload_id))
+    return _HELD_PREFIX + hashlib.sha256(where.encode()).hexdigest()[:40]
+
+
+def _held_window_ms() -> int:
+    return int(settings.STORAGE_PROBE_CACHE_SECONDS * 1000)
+
+
+def multipart_upload_held_record(*, key: str, upload_id: str, part_number: int = 0) -> None:
+    """Storage has just said it holds this multipart upload (it created it, or a ListParts
+    found it) and `part_number` is being signed: for STORAGE_PROBE_CACHE_SECONDS every process
+    may sign the other parts without asking storage again. Best effort: without Redis, storage
+    is asked for every part."""
+    window = _held_window_ms()
+    if window <= 0:
+        return
+    name = _held_key(key, upload_id)
+    try:
+        pipe = cache_redis().pipeline(transaction=True)
+        pipe.sadd(name, 0, part_number)
+        pipe.pexpire(name, window)
+        pipe.execute()
+    except _CACHE_ERRORS:
+        logger.warning("part-URL probe cache unreachable; storage is asked for every part")
+
+
+def multipart_upload_held_forget(*, key: str, upload_id: str) -> None:
+    """Storage did not confirm it holds this upload: every process asks it again."""
+    try:
+        cache_redis().delete(_held_key(key, upload_id))
+    except _CACHE_ERRORS:
+        # Readers that cannot reach it either ask storage; otherwise the record lapses within
+        # STORAGE_PROBE_CACHE_SECONDS.
+        logger.warning("part-URL probe cache unreachable; storage is asked for every part")
+
+
+def multipart_upload_held_recently(*, key: str, upload_id: str, part_number: int) -> bool:
+    """True when storage said it holds this upload less than STORAGE_PROBE_CACHE_SECONDS ago
+    and no process signed `part_number` since (a part asked for again is a retry, possibly
+    after storage refused the PUT: storage must be asked). Records `part_number` as signed.
+    False, never an error, when Redis cannot answer: the caller asks storage."""
+    if _held_window_ms() <= 0:
+        return False
+    try:
+        client = cache_redis()
+        return client.eval(_HELD_SIGN, 1, _held_key(key, upload_id), part_number) == 1
+    except _CACHE_ERRORS:
+        return False
 
 
 def bucket() -> str:

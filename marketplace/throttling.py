@@ -23,13 +23,14 @@ If Redis is unreachable the request is let through rather than failing the whole
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import redis
 from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+from marketplace.redis_clients import cache_redis
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +81,6 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0]]
 
 
-@functools.cache
-def _client(location: str) -> redis.Redis:
-    return redis.Redis.from_url(location, socket_connect_timeout=1.0, socket_timeout=1.0)
-
-
 def budgets_take(budgets: list[tuple[str, int, int]]) -> tuple[bool, float]:
     """Count one request against each `(key, limit, period seconds)` in order, up to the first
     that refuses; (allowed, seconds until that budget's window reopens). One Redis round trip."""
@@ -94,8 +90,7 @@ def budgets_take(budgets: list[tuple[str, int, int]]) -> tuple[bool, float]:
     for key, limit, period_seconds in budgets:
         keys.append(f"throttle:{key}")
         args += [period_seconds * 1000, limit]
-    client = _client(settings.CACHES["default"]["LOCATION"])
-    refused, ttl_ms = client.eval(_HIT, len(keys), *keys, *args)
+    refused, ttl_ms = cache_redis().eval(_HIT, len(keys), *keys, *args)
     return int(refused) == 0, max(int(ttl_ms), 0) / 1000
 
 

@@ -202,7 +202,8 @@ STORAGE_CONNECT_TIMEOUT_SECONDS = env.float("STORAGE_CONNECT_TIMEOUT_SECONDS", d
 STORAGE_READ_TIMEOUT_SECONDS = env.float("STORAGE_READ_TIMEOUT_SECONDS", default=8.0)
 STORAGE_MAX_ATTEMPTS = env.int("STORAGE_MAX_ATTEMPTS", default=2)  # the first one included
 # Before a download URL is signed a HEAD of the bucket proves the store answers; a success is
-# remembered this long per process (the download hot path).
+# remembered this long per process (the download hot path). Storage's answer that it holds a
+# multipart upload is shared through Redis for this long (part URLs, U2).
 STORAGE_PROBE_CACHE_SECONDS = env.float("STORAGE_PROBE_CACHE_SECONDS", default=5.0)
 STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=2.0)
 STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=6.0)

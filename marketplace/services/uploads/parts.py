@@ -1,11 +1,9 @@
 """An upload in progress: looking it up (404 for another organisation's), part URLs, the parts
 storage holds, aborting it, and each file slot of a submission for the web page."""
 
-import time
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +22,8 @@ from marketplace.services.uploads.start import (
 )
 from marketplace.storage import (
     bucket,
+    multipart_upload_held_recently,
+    multipart_upload_held_record,
     multipart_upload_require,
     presign_part_upload,
     s3_client,
@@ -153,34 +153,20 @@ def file_upload_part_url(
     )
 
 
-# Multipart uploads this process found in storage: (store, key, upload id) -> (when it asked,
-# the part numbers it signed since). A ListParts per part URL cost more than the rest of U2
-# together (one storage round trip while the store is busy receiving the other parts).
-_held: dict[tuple, tuple[float, set[int]]] = {}
-_HELD_MAX = 4096
-
-
 def _storage_holds_upload(upload: FileUpload, part_number: int) -> None:
     """The store still holds this multipart upload (410 `upload_lost` when it lost it, 503 when
     it cannot be reached), so a client learns at once that it must start over. Storage is asked
-    again when this process last asked more than STORAGE_PROBE_CACHE_SECONDS ago, and always
-    when this part number was already signed since: a client asking again for a part is
-    retrying it, possibly because storage refused its PUT."""
-    held_key = (settings.AWS_S3_ENDPOINT_URL, bucket(), upload.key, upload.storage_upload_id)
-    now = time.monotonic()
-    held = _held.get(held_key)
-    if (
-        held is not None
-        and now - held[0] < settings.STORAGE_PROBE_CACHE_SECONDS
-        and part_number not in held[1]
-    ):
-        held[1].add(part_number)
+    when no process heard from it about this upload in the last STORAGE_PROBE_CACHE_SECONDS
+    (its start counts: storage created it), and always when this part number was already
+    signed since, by any process: a client asking again for a part is retrying it, possibly
+    because storage refused its PUT. A ListParts per part URL cost more than the rest of U2
+    together (a storage round trip while the store is busy receiving the other parts), and one
+    per web process still put one on the path of an early part."""
+    key, upload_id = upload.key, upload.storage_upload_id
+    if multipart_upload_held_recently(key=key, upload_id=upload_id, part_number=part_number):
         return
-    _held.pop(held_key, None)
-    multipart_upload_require(key=upload.key, upload_id=upload.storage_upload_id)
-    if len(_held) >= _HELD_MAX:
-        _held.clear()
-    _held[held_key] = (now, {part_number})
+    multipart_upload_require(key=key, upload_id=upload_id)
+    multipart_upload_held_record(key=key, upload_id=upload_id, part_number=part_number)
 
 
 def _list_stored_parts(upload: FileUpload) -> dict[int, tuple[str, int]]:

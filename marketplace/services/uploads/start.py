@@ -20,7 +20,7 @@ from marketplace.services.submissions import (
     submission_get_for_org,
     upload_rights_require,
 )
-from marketplace.storage import bucket, s3_client
+from marketplace.storage import bucket, multipart_upload_held_record, s3_client
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,9 @@ def file_upload_start(
     upload.storage_upload_id = client.create_multipart_upload(
         Bucket=bucket(), Key=upload.key, ContentType="application/gzip"
     )["UploadId"]
+    # Storage holds it as of now: the first part URLs need not ask it again (if recording fails
+    # below, the upload is aborted and has no row: no part URL is signed for it).
+    multipart_upload_held_record(key=upload.key, upload_id=upload.storage_upload_id)
     try:
         with transaction.atomic():
             # Concurrent starts of one organisation queue here, so two of them cannot both fit
