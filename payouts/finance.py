@@ -24,6 +24,7 @@ from payouts.models import (
     JournalTransaction,
     LedgerAccount,
     PayoutLine,
+    PayoutRun,
     ReconciliationReport,
 )
 from payouts.selectors import ledger_cached
@@ -133,7 +134,11 @@ def clearing_checks(balances: list[CurrencyTrialBalance]) -> list[ClearingCheck]
     the money at Stripe; its difference with what Stripe kept is the reconciliation's
     `clearing_not_zero` problem, shown with the report.)"""
     untransferred = dict(
-        PayoutLine.objects.filter(status__in=[PayoutLine.Status.PENDING, PayoutLine.Status.SENDING])
+        PayoutLine.objects.filter(
+            # Unfinished lines are only in open runs: the filter reads only those runs' lines.
+            run__status=PayoutRun.Status.OPEN,
+            status__in=[PayoutLine.Status.PENDING, PayoutLine.Status.SENDING],
+        )
         .values_list("currency")
         .annotate(total=Sum("amount_cents"))
         .order_by()
@@ -200,10 +205,10 @@ FROM (
 ) b
 JOIN contributors_payoutaccount pa ON pa.payee_id = b.payee_id AND pa.payouts_enabled
 WHERE b.available >= %(threshold)s
-  AND NOT EXISTS (
-      SELECT 1 FROM payouts_payoutline l
-      WHERE l.payee_id = b.payee_id AND l.currency = %(currency)s
-        AND l.status IN ('pending', 'sending', 'sent')
+  AND NOT EXISTS (  -- an unfinished line (only open runs have them), as payout_run_create
+      SELECT 1 FROM payouts_payoutrun r
+      JOIN payouts_payoutline l ON l.run_id = r.id AND l.status IN ('pending', 'sending', 'sent')
+      WHERE r.status = 'open' AND r.currency = %(currency)s AND l.payee_id = b.payee_id
   )
 """
 

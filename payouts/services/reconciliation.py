@@ -38,6 +38,7 @@ from payouts.models import (
     JournalTransaction,
     LedgerAccount,
     PayoutLine,
+    PayoutRun,
     ReconciliationReport,
 )
 
@@ -123,7 +124,11 @@ def _in_transit_problems() -> list[dict]:
         )
         balances = {currency: int(total) for currency, total in cursor.fetchall()}
     unfinished = dict(
-        PayoutLine.objects.filter(status__in=[PayoutLine.Status.PENDING, PayoutLine.Status.SENDING])
+        PayoutLine.objects.filter(
+            # Unfinished lines are only in open runs: the filter reads only those runs' lines.
+            run__status=PayoutRun.Status.OPEN,
+            status__in=[PayoutLine.Status.PENDING, PayoutLine.Status.SENDING],
+        )
         .values_list("currency")
         .annotate(total=Sum("amount_cents"))
         .order_by()

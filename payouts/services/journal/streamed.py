@@ -64,12 +64,12 @@ class _Spooled:
     at: int  # position of the balancing entry
 
 
-# The rows in account order, _CHUNK to a row, each column packed by the server (int8send, big
-# endian): three byte strings per chunk instead of a Python tuple per entry.
+# The rows in account order, _CHUNK to a row, packed by the server (int8send, big endian): one
+# byte string of 24-byte (account id, payee id, amount) records per chunk instead of a Python
+# tuple per entry. One ordered aggregate, not one per column: each sorts its chunk.
 _SPOOL_SQL = """
-SELECT string_agg(int8send(t.account_id), ''::bytea ORDER BY t.account_id),
-       string_agg(int8send(t.payee_id), ''::bytea ORDER BY t.account_id),
-       string_agg(int8send(t.amount), ''::bytea ORDER BY t.account_id),
+SELECT string_agg(int8send(t.account_id) || int8send(t.payee_id) || int8send(t.amount),
+                  ''::bytea ORDER BY t.account_id),
        count(*), sum(t.amount), sum(t.account_id),
        bool_or(t.account_id = %(_balancing)s OR t.amount = 0 OR t.payee_id IS NULL)
 FROM (
@@ -94,12 +94,13 @@ def _spool(
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, {**params, "_balancing": balancing.id})
         while rows := cursor.fetchmany(4):
-            for chunk_ids, chunk_payees, chunk_amounts, n, amount_sum, ids_sum, bad in rows:
+            for records, n, amount_sum, ids_sum, bad in rows:
                 if bad:
                     raise ValueError("payee rows must be non-zero, on payee accounts only")
-                chunk_ids = _le64_from_be(chunk_ids)
-                chunk_payees = _le64_from_be(chunk_payees)
-                chunk_amounts = _le64_from_be(chunk_amounts)
+                records = _le64_from_be(records)
+                if len(records) != 3 * n:
+                    raise RuntimeError(f"spooled {len(records)} values for {n} rows")
+                chunk_ids, chunk_payees, chunk_amounts = records[0::3], records[1::3], records[2::3]
                 if at is None and chunk_ids[-1] > balancing.id:
                     k = bisect.bisect_left(chunk_ids, balancing.id)
                     at = count + k
