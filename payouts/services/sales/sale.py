@@ -40,22 +40,25 @@ def rotation_key_for(idempotency_key: str) -> int:
 def _share_accounts(*, table: ShareTable, currency: str) -> tuple[list[int], list[int], list[int]]:
     """(pending account ids, payee ids, weights) of the table's lines in payee order (line order
     is presentation only), creating missing pending accounts set-based first if there are any
-    (before the chain lock: see journal's lock order). One merge join in the usual case."""
+    (before the chain lock: see journal's lock order). One merge join in the usual case, its
+    rows returned as three arrays in one row: 100,000 rows of three columns cost psycopg a row
+    tuple each, three arrays are parsed at C speed."""
     params = {"kind": Kind.PAYEE_PENDING, "currency": currency, "table": table.pk}
     select = """
-        SELECT a.id, sl.payee_id, sl.weight
-        FROM contributors_shareline sl
-        LEFT JOIN payouts_ledgeraccount a
-          ON a.payee_id = sl.payee_id AND a.kind = %(kind)s AND a.currency = %(currency)s
-        WHERE sl.table_id = %(table)s
-        ORDER BY sl.payee_id
+        SELECT array_agg(s.account_id), array_agg(s.payee_id), array_agg(s.weight)
+        FROM (
+            SELECT a.id AS account_id, sl.payee_id, sl.weight
+            FROM contributors_shareline sl
+            LEFT JOIN payouts_ledgeraccount a
+              ON a.payee_id = sl.payee_id AND a.kind = %(kind)s AND a.currency = %(currency)s
+            WHERE sl.table_id = %(table)s
+            ORDER BY sl.payee_id
+        ) s
     """
     with connection.cursor() as cursor:
         cursor.execute(select, params)
-        rows = cursor.fetchall()
-        # Three comprehensions: zip(*rows) over 100,000 rows is several times slower.
-        account_ids = [r[0] for r in rows]
-        if None in account_ids:
+        account_ids, payee_ids, weights = cursor.fetchone()
+        if account_ids is not None and None in account_ids:
             cursor.execute(
                 """
                 INSERT INTO payouts_ledgeraccount (kind, payee_id, currency, created_at)
@@ -72,9 +75,18 @@ def _share_accounts(*, table: ShareTable, currency: str) -> tuple[list[int], lis
                 params,
             )
             cursor.execute(select, params)
-            rows = cursor.fetchall()
-            account_ids = [r[0] for r in rows]
-    return account_ids, [r[1] for r in rows], [r[2] for r in rows]
+            account_ids, payee_ids, weights = cursor.fetchone()
+    if account_ids is None:  # a table without lines
+        return [], [], []
+    # array_agg keeps the order of its sorted subquery (one plain aggregate over it); the
+    # split's tie-break depends on that order, so it is checked rather than assumed (a linear
+    # pass on sorted input: payee ids are unique within a table).
+    if sorted(payee_ids) != payee_ids:
+        order = sorted(range(len(payee_ids)), key=payee_ids.__getitem__)
+        account_ids = [account_ids[i] for i in order]
+        payee_ids = [payee_ids[i] for i in order]
+        weights = [weights[i] for i in order]
+    return account_ids, payee_ids, weights
 
 
 def _check_sale_replay(
