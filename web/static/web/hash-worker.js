@@ -6,11 +6,11 @@
 "use strict";
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
-// Up to `nativeMaxBytes` (the uploader's setting), with no part to check, the file is hashed in
-// one call of the browser's own SHA-256 (WebCrypto: native code, several times faster than
-// WebAssembly, so it takes less CPU); it then holds the file in memory once. Larger files, or a
-// browser without WebCrypto (a page not served over https or from localhost), hash
-// incrementally.
+// Up to this size, with no part to check, the file is hashed in one call of the browser's own
+// SHA-256 (WebCrypto: native code, several times faster than WebAssembly, so it takes less CPU
+// from the upload itself); it then holds the file in memory once. Larger files, or a browser
+// without WebCrypto (a page not served over https or from localhost), hash incrementally.
+const NATIVE_HASH_MAX_BYTES = 512 * 1024 * 1024;
 let loaded = false;
 
 async function nativeSha256(file) {
@@ -19,9 +19,9 @@ async function nativeSha256(file) {
 }
 
 self.onmessage = async (event) => {
-  const { file, partSize, md5Parts, scripts, nativeMaxBytes } = event.data;
+  const { file, partSize, md5Parts, scripts } = event.data;
   try {
-    if (!md5Parts.length && file.size <= nativeMaxBytes && self.crypto && self.crypto.subtle) {
+    if (!md5Parts.length && file.size <= NATIVE_HASH_MAX_BYTES && self.crypto && self.crypto.subtle) {
       const sha256 = await nativeSha256(file);
       self.postMessage({ type: "progress", bytes: file.size });
       self.postMessage({ type: "done", sha256 });

@@ -31,11 +31,6 @@
   // Completion answers that mean storage does not hold what this page believes it sent: the
   // uploader then lists the stored parts and sends what is missing.
   const PART_PROBLEMS = new Set(["missing_parts", "etag_mismatch", "invalid_parts", "size_mismatch", "part_too_small"]);
-  // Up to this size the hash worker hashes the file in one call of the browser's native SHA-256
-  // (it then holds the file in memory). That starts once every part is stored, so it overlaps
-  // storage assembling the parts instead of taking CPU from the upload (~1 s for 256 MiB);
-  // larger files are hashed incrementally, alongside the whole upload.
-  const NATIVE_HASH_MAX_BYTES = 512 * MiB;
 
   class Stopped extends Error {} // paused, or the upload was abandoned
   class ApiError extends Error {
@@ -357,19 +352,7 @@
         s.hashError = event.message || "the checksum could not be computed";
         this.wake(s);
       };
-      worker.postMessage({
-        file: s.file,
-        partSize: s.partSize,
-        md5Parts,
-        scripts: this.hashScripts,
-        nativeMaxBytes: NATIVE_HASH_MAX_BYTES,
-      });
-    }
-
-    // The hash starts with the upload when it must check stored parts first (a resume) or is
-    // incremental (a big file); otherwise once every part is stored (see above).
-    hashEarly(s) {
-      return s.file.size > NATIVE_HASH_MAX_BYTES || [...s.stored.values()].some((etag) => MD5_ETAG.test(etag || ""));
+      worker.postMessage({ file: s.file, partSize: s.partSize, md5Parts, scripts: this.hashScripts });
     }
 
     // Resolves with the file's SHA-256 (the worker is started if it was not yet).
@@ -396,7 +379,7 @@
       this.el.file.disabled = true;
       this.el["progress-box"].hidden = false;
       this.buttons({ pause: true, abort: true });
-      if (!s.worker && this.hashEarly(s)) this.startHash(s);
+      if (!s.worker) this.startHash(s);
       const ticker = window.setInterval(() => this.showProgress(s), 500);
       this.showProgress(s);
       try {
