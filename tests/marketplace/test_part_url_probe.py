@@ -1,5 +1,6 @@
 """U2 part URLs on the hot path: storage is asked whether it still holds the multipart upload
-at most once per STORAGE_PROBE_CACHE_SECONDS per process, and again whenever a client asks
+at most once per STORAGE_PROBE_CACHE_SECONDS (storage's answer is shared by every web process:
+tests/marketplace/test_part_url_probe_shared.py), and again whenever a client asks
 again for a part it already got (a retry): a lost upload is still 410 at once for a retried
 part, and for any part once the window has passed."""
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.django_db
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def upload(provider):
-    client = api(provider.secret)
+def start_upload(secret: str) -> tuple:
+    """A new 40 MiB upload of a new draft: (the API client, its fileUploadId)."""
+    client = api(secret)
     sid = client.post("/api/submissions", {"name": "Parts"}, format="json").json()["submission"][
         "id"
     ]
@@ -30,6 +31,11 @@ def upload(provider):
     started = client.post("/api/uploads", body, format="json")
     assert started.status_code == 201, started.json()
     return client, started.json()["fileUploadId"]
+
+
+@pytest.fixture
+def upload(provider):
+    return start_upload(provider.secret)
 
 
 def lose_in_storage(file_upload_id: str) -> None:

@@ -9,27 +9,10 @@ import requests
 from devtools.processes import free_port, stop
 from marketplace.storage import s3_client
 from tests.assertions import assert_error
-from tests.catalogue_helpers import api
-from tests.marketplace.test_part_url_probe import lose_in_storage
+from tests.marketplace.test_part_url_probe import lose_in_storage, start_upload
 from tests.ops.test_two_web import process_env, start_web
 
 MiB = 1024 * 1024
-
-
-def start_upload(secret: str) -> tuple:
-    client = api(secret)
-    sid = client.post("/api/submissions", {"name": "Parts"}, format="json").json()["submission"][
-        "id"
-    ]
-    body = {
-        "submissionId": sid,
-        "filename": "data.tar.gz",
-        "fileSize": 40 * MiB,
-        "mimeType": "application/gzip",
-    }
-    started = client.post("/api/uploads", body, format="json")
-    assert started.status_code == 201, started.json()
-    return client, started.json()["fileUploadId"]
 
 
 class StorageCalls:
