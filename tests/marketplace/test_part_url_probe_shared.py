@@ -12,8 +12,6 @@ from tests.assertions import assert_error
 from tests.marketplace.test_part_url_probe import lose_in_storage, start_upload
 from tests.ops.test_two_web import process_env, start_web
 
-MiB = 1024 * 1024
-
 
 class StorageCalls:
     """The storage operations this process's client sends (botocore's own event hooks)."""
