@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from marketplace.actors import actor_for_member
 from marketplace.models import AuditEvent, FileUpload, Submission
-from marketplace.services.uploads import file_uploads_expire
+from marketplace.services.errors import Gone
+from marketplace.services.uploads import file_upload_assemble, file_uploads_expire
 from marketplace.storage import bucket, s3_client
 from tests.assertions import assert_error
 from tests.catalogue_helpers import MiB, api, object_exists, open_multipart_ids, put_part
@@ -251,3 +253,24 @@ def test_the_browser_session_assembles_and_other_organisations_cannot(provider):
     page = client.get(f"/submissions/{sid}/files")
     assert page.status_code == 200
     assert "assembled by storage" in page.content.decode()
+
+
+def test_an_upload_aborted_while_storage_assembled_it_leaves_no_object(provider):
+    """The abort takes the row while storage assembles (the service read the upload before):
+    the assembly records nothing, removes the object it made, and says the upload is gone."""
+    client = provider.client
+    sid = new_submission(client)
+    data = os.urandom(6 * MiB)
+    started, parts = stored_upload(client, BASES["dataset"](sid), sid, data)
+    upload = FileUpload.objects.get(public_id=started["fileUploadId"])
+    FileUpload.objects.filter(pk=upload.pk).update(state=FileUpload.State.ABORTED)
+    with pytest.raises(Gone) as gone:
+        file_upload_assemble(
+            actor=actor_for_member(user=provider.user, organization=upload.organization),
+            upload=upload,  # as read before the abort
+            storage_upload_id=started["uploadId"],
+            parts=parts,
+        )
+    assert gone.value.code == "upload_aborted"
+    assert not object_exists(upload.key)
+    assert FileUpload.objects.get(pk=upload.pk).assembled_parts is None

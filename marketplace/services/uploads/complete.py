@@ -162,19 +162,16 @@ def file_upload_assemble(
         raise Invalid("The stored object's size does not match fileSize.", code="size_mismatch")
     with transaction.atomic():
         locked = FileUpload.objects.select_for_update().get(pk=upload.pk)
-        if locked.state != FileUpload.State.UPLOADING:
-            if locked.state != FileUpload.State.COMPLETED:
-                # Aborted or expired while storage assembled: that clean-up may have run
-                # before the object existed, so remove it here.
-                transaction.on_commit(
-                    lambda: client.delete_object(Bucket=bucket(), Key=upload.key), robust=True
-                )
-            return locked
-        if locked.assembled_parts is None:
+        if locked.state == FileUpload.State.UPLOADING and locked.assembled_parts is None:
             locked.assembled_parts = [list(stored[n]) for n in numbers]
             locked.assembled_etag = head["ETag"].strip('"')
             locked.stored_size = head["ContentLength"]
             locked.save(update_fields=["assembled_parts", "assembled_etag", "stored_size"])
+    if locked.state in (FileUpload.State.ABORTED, FileUpload.State.EXPIRED):
+        # Aborted or expired while storage assembled: that clean-up may have run before the
+        # object existed (the key is this upload's alone), so remove it here.
+        client.delete_object(Bucket=bucket(), Key=upload.key)
+        raise Gone(f"This upload was {locked.state}.", code=f"upload_{locked.state}")
     return locked
 
 
