@@ -214,6 +214,18 @@ def test_an_assembled_upload_that_is_aborted_or_expires_leaves_no_object(
     assert FileUpload.objects.get(public_id=first).state == FileUpload.State.EXPIRED
     assert not object_exists(first_key)
 
+    # A new start supersedes an assembled upload of the same file slot: its object goes too.
+    data = os.urandom(6 * MiB)
+    started, parts = stored_upload(client, base, sid, data)
+    body = {"uploadId": started["uploadId"], "parts": parts}
+    url = f"{base}/{started['fileUploadId']}/assemble"
+    assert client.post(url, body, format="json").status_code == 200
+    key = FileUpload.objects.get(public_id=started["fileUploadId"]).key
+    assert object_exists(key)
+    start(client, base, sid, 6 * MiB)
+    assert FileUpload.objects.get(public_id=started["fileUploadId"]).state == "aborted"
+    assert not object_exists(key)
+
 
 def test_a_completion_whose_storage_upload_is_gone_is_410(provider):
     """Storage lost the multipart upload (a lifecycle rule, an operator): the completion says so

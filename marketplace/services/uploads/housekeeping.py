@@ -23,20 +23,8 @@ def file_uploads_expire(*, now=None, limit: int = 500) -> int:
             row.state = FileUpload.State.EXPIRED
             row.save(update_fields=["state"])
             expired.append((row.key, row.storage_upload_id))
-        # An upload assembled but never completed left an object under its own key.
-        assembled = [row.key for row in rows if row.assembled_parts is not None]
         transaction.on_commit(lambda: _abort_storage_uploads(expired))
-        transaction.on_commit(lambda: _delete_objects(assembled))
     return len(expired)
-
-
-def _delete_objects(keys: list[str]) -> None:
-    client = s3_client()
-    for start in range(0, len(keys), 1000):
-        client.delete_objects(
-            Bucket=bucket(),
-            Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
-        )
 
 
 def submission_files_purge(*, submission_pk: int) -> int:
@@ -51,11 +39,6 @@ def submission_files_purge(*, submission_pk: int) -> int:
         pending = [
             (u.key, u.storage_upload_id) for u in uploads if u.state == FileUpload.State.UPLOADING
         ]
-        assembled = [
-            u.key
-            for u in uploads
-            if u.state == FileUpload.State.UPLOADING and u.assembled_parts is not None
-        ]
         for u in uploads:
             if u.state == FileUpload.State.UPLOADING:
                 u.state = FileUpload.State.ABORTED
@@ -69,5 +52,10 @@ def submission_files_purge(*, submission_pk: int) -> int:
     doomed = [
         u.key for u in uploads if u.state == FileUpload.State.COMPLETED and u.key not in published
     ]
-    _delete_objects(doomed + assembled)
+    client = s3_client()
+    for start in range(0, len(doomed), 1000):
+        client.delete_objects(
+            Bucket=bucket(),
+            Delete={"Objects": [{"Key": k} for k in doomed[start : start + 1000]], "Quiet": True},
+        )
     return len(doomed)

@@ -286,17 +286,12 @@ def file_upload_abort(
             data={"kind": locked.kind, "filename": locked.filename},
         )
         pair = (locked.key, locked.storage_upload_id)
-        # Robust: the row is aborted whatever storage answers; the bucket's lifecycle rule
-        # aborts an incomplete multipart upload that a storage outage left behind.
-        transaction.on_commit(lambda: _discard_storage_upload(*pair), robust=True)
+        # The multipart upload is aborted and any object assembled under the upload's key (an
+        # assembly, or a completion that reached storage just before the abort took the row
+        # lock) deleted. Robust: the row is aborted whatever storage answers; the bucket's
+        # lifecycle rule aborts an incomplete multipart upload that a storage outage left.
+        transaction.on_commit(lambda: _abort_storage_uploads([pair]), robust=True)
     return locked
-
-
-def _discard_storage_upload(object_key: str, upload_id: str) -> None:
-    _abort_storage_uploads([(object_key, upload_id)])
-    # A completion that reached storage just before the abort took the row lock leaves an
-    # assembled object under the upload's own key (unique per upload): remove it too.
-    s3_client().delete_object(Bucket=bucket(), Key=object_key)
 
 
 @dataclass(frozen=True, slots=True)

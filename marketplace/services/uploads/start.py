@@ -5,7 +5,7 @@ import logging
 import re
 from datetime import timedelta
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -207,9 +207,22 @@ def file_upload_start(
 
 
 def _abort_storage_uploads(pairs) -> None:
+    """Abort these unfinished uploads' multipart uploads in storage and delete any object under
+    their keys: a key is one upload's alone, so an object there was assembled for an upload that
+    will never complete (an assembly before the checksum, or a completion the abort overtook)."""
     client = s3_client()
     for object_key, upload_id in pairs:
         try:
             client.abort_multipart_upload(Bucket=bucket(), Key=object_key, UploadId=upload_id)
         except ClientError as exc:
             logger.info("abort of %s skipped: %s", object_key, exc.response["Error"]["Code"])
+    keys = [object_key for object_key, _ in pairs]
+    for start in range(0, len(keys), 1000):
+        try:
+            client.delete_objects(
+                Bucket=bucket(),
+                Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            # The bucket's lifecycle rule does not reach these: say so loudly.
+            logger.error("objects of aborted uploads not deleted: %s", exc)
