@@ -389,3 +389,57 @@ def test_a_page_closed_after_storage_assembled_the_file_finishes_without_sending
     assert upload.state == "completed" and upload.stored_size == len(data)
     assert upload.declared_sha256 == hashlib.sha256(data).hexdigest()
     assert Submission.objects.get(pk=submission.pk).file_upload == upload
+
+
+def test_another_file_of_the_same_name_and_size_replaces_an_assembled_upload(
+    live_server, page: Page, owner, tmp_path
+):
+    """Storage assembled an upload of one file; another file of the same name and size is
+    selected after a reload. Its parts cannot go into the assembled object: the page finds the
+    difference (MD5), says a new upload is needed, and the next selection starts one that
+    supersedes the old (whose object is deleted)."""
+    submission, session_client = owner
+    data = make_archive(11 * MiB)
+    other = bytearray(data)
+    other[1000:1100] = bytes(255 - b for b in other[1000:1100])  # same size, part 1 differs
+    archive = tmp_path / "irish-speech.tar.gz"
+    archive.write_bytes(data)
+    dropped = []
+
+    def drop_completion(route):
+        if route.request.method == "POST" and not dropped:
+            dropped.append(route.request.url)
+            return route.abort("connectionreset")
+        return route.continue_()
+
+    page.route(re.compile(r"/api/uploads/[a-z0-9]+$"), drop_completion)
+    hashing = hold_hash_worker(page)
+    page.goto(f"{live_server.url}/submissions/{submission.public_id}/files")
+    slot = page.locator("#dataset-file-slot")
+    with page.expect_response(lambda r: r.url.endswith("/assemble"), timeout=60_000) as answer:
+        page.get_by_label("Choose the dataset archive").set_input_files(archive)
+    assert answer.value.ok, answer.value.text()
+    hashing[0].continue_()
+    page.unroute("**/hash-worker*.js")
+    expect(slot.get_by_role("status")).to_contain_text("Press Resume", timeout=60_000)
+    (first,) = FileUpload.objects.filter(submission=submission)
+    assert s3_client().head_object(Bucket=bucket(), Key=first.key)["ContentLength"] == len(data)
+
+    page.reload()
+    expect(slot).to_contain_text("assembled by storage")
+    archive.write_bytes(bytes(other))
+    page.get_by_label("Select irish-speech.tar.gz again to continue").set_input_files(archive)
+    status = slot.get_by_role("status")
+    expect(status).to_contain_text("another file of this name and size", timeout=60_000)
+    expect(status).to_contain_text("Select the file again to start a new upload")
+    page.get_by_label("Choose the dataset archive").set_input_files(archive)
+    expect(status).to_contain_text("The upload is completed", timeout=60_000)
+
+    first.refresh_from_db()
+    assert first.state == "aborted"
+    assert first.key not in {
+        o["Key"] for o in s3_client().list_objects_v2(Bucket=bucket()).get("Contents", [])
+    }
+    second = Submission.objects.get(pk=submission.pk).file_upload
+    assert second is not None and second.pk != first.pk
+    assert second.declared_sha256 == hashlib.sha256(bytes(other)).hexdigest()

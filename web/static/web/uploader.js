@@ -231,7 +231,7 @@
         // against the file (MD5) and the upload completed; another file starts over.
         if (stored.size !== partCount) return null;
         this.say(`Resuming ${file.name}: every part is stored and assembled. Checking them against the file.`);
-        return { id: listing.fileUploadId, uploadId: listing.uploadId, partSize, stored };
+        return { id: listing.fileUploadId, uploadId: listing.uploadId, partSize, stored, assembled: true };
       }
       this.say(
         `Resuming ${file.name}: ${stored.size} of ${partCount} part${partCount === 1 ? "" : "s"} already stored. ` +
@@ -312,6 +312,8 @@
         worker: null,
         waiters: [],
         run: null,
+        assembled: Boolean(plan.assembled), // storage assembled the stored parts already
+        otherFile: false, // ... from another file than this one
         assembling: false, // storage is assembling the parts (before the completion)
         completions: 0,
       };
@@ -330,7 +332,10 @@
           s.hashed = message.bytes;
         } else if (message.type === "md5") {
           s.unverified.delete(message.part);
-          if (s.stored.has(message.part) && s.stored.get(message.part) !== message.hex) {
+          if (s.stored.has(message.part) && s.stored.get(message.part) !== message.hex && s.assembled) {
+            // Assembled from another file of this name and size: nothing can be sent into it.
+            s.otherFile = true;
+          } else if (s.stored.has(message.part) && s.stored.get(message.part) !== message.hex) {
             // Storage holds other bytes under this number (another file of the same name and
             // size): send this file's part again.
             s.stored.delete(message.part);
@@ -408,6 +413,10 @@
       for (;;) {
         if (run.stopped) throw new Stopped();
         if (s.hashError) throw new Error(`The file could not be read: ${s.hashError}`);
+        if (s.otherFile) {
+          // The upload cannot take this file's bytes any more: a new upload must (410 resets).
+          throw new ApiError(410, { message: "The stored upload holds another file of this name and size.", error: "other_file" });
+        }
         const part = s.queue.shift();
         if (part === undefined) {
           // Nothing left to send (the other pumps finish theirs), and the parts found stored are
@@ -659,8 +668,12 @@
       this.session = null;
       this.unfinished = null;
       this.stateBox.querySelector('[data-role="in-progress"]')?.remove();
+      // Nothing left to resume: the file input says what choosing a file does now.
       if (!this.stateBox.querySelector('[data-role="completed"]')) {
         this.stateBox.innerHTML = '<p><span class="status status-draft">Not uploaded</span></p>';
+        this.labelEl.textContent = `Choose the ${this.label.toLowerCase()}`;
+      } else {
+        this.labelEl.textContent = "Replace with another archive";
       }
       this.el["progress-box"].hidden = true;
       this.el.progress.value = 0;
