@@ -336,6 +336,32 @@ def test_an_etag_storage_does_not_hold_makes_the_page_list_the_parts_and_complet
     assert upload.assembled_parts is None
 
 
+def assembled_then_completion_dropped(page: Page, base_url: str, submission, archive):
+    """The page uploads `archive` while its hash is held, so storage assembles the parts first;
+    then the connection drops as the completion is sent (the page offers Resume). Returns the
+    dataset slot."""
+    dropped = []
+
+    def drop_completion(route):
+        if route.request.method == "POST" and not dropped:
+            dropped.append(route.request.url)
+            return route.abort("connectionreset")
+        return route.continue_()
+
+    page.route(re.compile(r"/api/uploads/[a-z0-9]+$"), drop_completion)
+    hashing = hold_hash_worker(page)
+    page.goto(f"{base_url}/submissions/{submission.public_id}/files")
+    slot = page.locator("#dataset-file-slot")
+    with page.expect_response(lambda r: r.url.endswith("/assemble"), timeout=60_000) as answer:
+        page.get_by_label("Choose the dataset archive").set_input_files(archive)
+    assert answer.value.ok, answer.value.text()
+    hashing[0].continue_()
+    page.unroute("**/hash-worker*.js")
+    expect(slot.get_by_role("status")).to_contain_text("Press Resume", timeout=60_000)
+    assert dropped
+    return slot
+
+
 def test_a_page_closed_after_storage_assembled_the_file_finishes_without_sending_again(
     live_server, page: Page, owner, tmp_path
 ):
@@ -347,26 +373,7 @@ def test_a_page_closed_after_storage_assembled_the_file_finishes_without_sending
     archive = tmp_path / "breton-speech.tar.gz"
     archive.write_bytes(data)
     traffic = Traffic(page)
-    dropped = []
-
-    def drop_completion(route):
-        if route.request.method == "POST" and not dropped:
-            dropped.append(route.request.url)
-            return route.abort("connectionreset")
-        return route.continue_()
-
-    page.route(re.compile(r"/api/uploads/[a-z0-9]+$"), drop_completion)
-    hashing = hold_hash_worker(page)
-    url = f"{live_server.url}/submissions/{submission.public_id}/files"
-    page.goto(url)
-    slot = page.locator("#dataset-file-slot")
-    with page.expect_response(lambda r: r.url.endswith("/assemble"), timeout=60_000) as answer:
-        page.get_by_label("Choose the dataset archive").set_input_files(archive)
-    assert answer.value.ok, answer.value.text()
-    hashing[0].continue_()
-    page.unroute("**/hash-worker*.js")
-    expect(slot.get_by_role("status")).to_contain_text("Press Resume", timeout=60_000)
-    assert dropped
+    slot = assembled_then_completion_dropped(page, live_server.url, submission, archive)
     (upload,) = FileUpload.objects.filter(submission=submission)
     upload.refresh_from_db()
     assert upload.state == "uploading" and len(upload.assembled_parts) == 3
@@ -404,24 +411,7 @@ def test_another_file_of_the_same_name_and_size_replaces_an_assembled_upload(
     other[1000:1100] = bytes(255 - b for b in other[1000:1100])  # same size, part 1 differs
     archive = tmp_path / "irish-speech.tar.gz"
     archive.write_bytes(data)
-    dropped = []
-
-    def drop_completion(route):
-        if route.request.method == "POST" and not dropped:
-            dropped.append(route.request.url)
-            return route.abort("connectionreset")
-        return route.continue_()
-
-    page.route(re.compile(r"/api/uploads/[a-z0-9]+$"), drop_completion)
-    hashing = hold_hash_worker(page)
-    page.goto(f"{live_server.url}/submissions/{submission.public_id}/files")
-    slot = page.locator("#dataset-file-slot")
-    with page.expect_response(lambda r: r.url.endswith("/assemble"), timeout=60_000) as answer:
-        page.get_by_label("Choose the dataset archive").set_input_files(archive)
-    assert answer.value.ok, answer.value.text()
-    hashing[0].continue_()
-    page.unroute("**/hash-worker*.js")
-    expect(slot.get_by_role("status")).to_contain_text("Press Resume", timeout=60_000)
+    slot = assembled_then_completion_dropped(page, live_server.url, submission, archive)
     (first,) = FileUpload.objects.filter(submission=submission)
     assert s3_client().head_object(Bucket=bucket(), Key=first.key)["ContentLength"] == len(data)
 
