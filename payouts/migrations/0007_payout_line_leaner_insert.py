@@ -84,18 +84,6 @@ BEGIN
         RAISE EXCEPTION 'payout line %: payout run % does not exist', bad.id, bad.run_id
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    SELECT count(*), min(payee_id), max(payee_id) INTO line_count, first_payee, last_payee
-        FROM new_lines;
-    IF line_count > 1000 THEN
-        -- Planned for this statement (EXECUTE): a hash join of its lines with the payees in
-        -- their id range rather than one index probe per line.
-        EXECUTE 'SELECT count(*) FROM new_lines n JOIN contributors_payee p ON p.id = n.payee_id
-                 WHERE p.id BETWEEN $1 AND $2'
-            INTO matched USING first_payee, last_payee;
-        IF matched = line_count THEN
-            RETURN NULL;
-        END IF;
-    END IF;
     SELECT n.id, n.payee_id INTO bad FROM new_lines n
         WHERE NOT EXISTS (SELECT 1 FROM contributors_payee p WHERE p.id = n.payee_id) LIMIT 1;
     IF FOUND THEN
