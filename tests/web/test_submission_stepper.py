@@ -81,7 +81,7 @@ def test_new_submission_then_each_step_saves_through_the_services(
     assert "DATA COLLECTIVE DATASET TERMS" in license_page
 
     # Without the archive, submit is not offered; the status page says what is missing.
-    assert "a completed dataset upload" in client.get(f"{url}/submit").content.decode()
+    assert "A completed dataset upload" in client.get(f"{url}/submit").content.decode()
     upload_bytes(api(secret), submission.public_id, make_archive(3_000, seed=b"web"))
     submit_page = client.get(f"{url}/submit").content.decode()
     assert "Submit for review" in submit_page
@@ -269,6 +269,6 @@ def test_the_missing_list_follows_the_form_while_typing_and_saves_nothing(owner)
     ).content.decode()
     assert "Short description" not in typed and "Task" not in typed
     assert "Locale" in typed  # an invalid value does not count
-    assert "a completed dataset upload" in typed
+    assert "A completed dataset upload" in typed
     submission = Submission.objects.get(public_id=sid)
     assert (submission.short_description, submission.task) == ("", "")
