@@ -225,11 +225,19 @@ class AcknowledgedFilter(admin.SimpleListFilter):
     parameter_name = "acknowledged"
 
     def lookups(self, request, model_admin):
-        return [("no", "Not acknowledged"), ("yes", "Acknowledged")]
+        return [
+            ("no", "Not acknowledged"),
+            ("yes", "Acknowledged"),
+            ("replaced", "Replaced by a later revision"),
+        ]
 
     def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(acknowledged_at__isnull=self.value() == "no")
+        if self.value() == "no":  # waiting for the licensee: the latest revisions only
+            return queryset.unacknowledged()
+        if self.value() == "yes":
+            return queryset.filter(acknowledged_at__isnull=False)
+        if self.value() == "replaced":
+            return queryset.filter(superseded_by__isnull=False)
         return queryset
 
 
@@ -243,6 +251,7 @@ class DeletionManifestAdmin(ReadOnlyAdmin):
         "dataset",
         "organization",
         "grant",
+        "revision",
         "deadline",
         "created_at",
         "acknowledged_at",

@@ -34,9 +34,19 @@ def manifest_wire(manifest: DeletionManifest) -> dict:
         "acknowledgedAt": manifest.acknowledged_at.isoformat()
         if manifest.acknowledged_at
         else None,
+        "revision": manifest.revision,
+        "supersedes": manifest.supersedes.public_id if manifest.supersedes_id else None,
+        "supersededBy": _superseded_by(manifest),
         "manifest": manifest.token,
         "kid": manifest.kid,
     }
+
+
+def _superseded_by(manifest: DeletionManifest) -> str | None:
+    try:
+        return manifest.superseded_by.public_id
+    except DeletionManifest.DoesNotExist:
+        return None
 
 
 class ManifestOutSerializer(serializers.Serializer):
@@ -47,6 +57,18 @@ class ManifestOutSerializer(serializers.Serializer):
     deadline = serializers.DateTimeField()
     createdAt = serializers.DateTimeField()
     acknowledgedAt = serializers.DateTimeField(allow_null=True)
+    revision = serializers.IntegerField(
+        help_text="1, then one more for each revision the grant received: the withdrawal's "
+        "members grew after the first (the provider mapped them later)."
+    )
+    supersedes = serializers.CharField(
+        allow_null=True, help_text="The manifest this revision replaces (null on the first)."
+    )
+    supersededBy = serializers.CharField(
+        allow_null=True,
+        help_text="The later revision that replaces this one; only the latest waits for an "
+        "acknowledgement.",
+    )
     manifest = serializers.CharField(
         help_text="Compact JWS (EdDSA): verify it with /.well-known/jwks.json; its claims name "
         "the dataset, versions, member paths and SHA-256 digests, the grant and the deadline."
@@ -104,6 +126,10 @@ class DeletionManifestAcknowledgeApi(APIView):
 
 def provider_withdrawal_wire(withdrawal: ConsentWithdrawal) -> dict:
     manifests = list(withdrawal.manifests.all())
+    latest = {}  # grant id -> its latest revision: the one that waits for an acknowledgement
+    for m in manifests:
+        if m.grant_id not in latest or m.revision > latest[m.grant_id].revision:
+            latest[m.grant_id] = m
     return {
         "id": withdrawal.public_id,
         "datasetId": withdrawal.dataset.public_id,
@@ -122,11 +148,12 @@ def provider_withdrawal_wire(withdrawal: ConsentWithdrawal) -> dict:
                 "id": m.public_id,
                 "licensee": m.organization.name,
                 "grantId": m.grant.public_id,
+                "revision": m.revision,
                 "acknowledgedAt": m.acknowledged_at.isoformat() if m.acknowledged_at else None,
             }
             for m in manifests
         ],
-        "unacknowledged": sum(1 for m in manifests if m.acknowledged_at is None),
+        "unacknowledged": sum(1 for m in latest.values() if m.acknowledged_at is None),
     }
 
 

@@ -30,10 +30,13 @@ class LicensingConfig(AppConfig):
         )
 
         # A contributor's consent withdrawal sends grant holders signed deletion manifests.
+        # A member mapping saved later that adds members to a withdrawal sends them a revision.
+        from contributors.services.member_mapping import withdrawal_members_added_listener_register
         from contributors.services.withdrawals import withdrawal_listener_register
-        from licensing.services.deletion_manifests import on_withdrawal
+        from licensing.services.deletion_manifests import on_withdrawal, on_withdrawal_members_added
 
         withdrawal_listener_register(on_withdrawal)
+        withdrawal_members_added_listener_register(on_withdrawal_members_added)
 
         from licensing.services import disputes, orders, refunds
         from licensing.signing import jws_sign

@@ -1,15 +1,30 @@
 """Which archive members each contributor of a dataset contributed (issue 13 §2): the provider
 maps contributors to members by member path prefix, as JSON or as a CSV file (`email,path
 prefix`), when the shares are set. Stored per dataset and replaced whole; a consent withdrawal
-resolves through it to the members (paths and SHA-256s) of the published versions."""
+resolves through it to the members (paths and SHA-256s) of the published versions.
+
+A mapping saved after a withdrawal was recorded back-fills it: the members the new mapping gives
+to the withdrawn contributor are added to the withdrawal (never removed: what a licensee was told
+to delete stays named), the upper layers' listeners run (licensing sends every licensee told
+before a new revision of its signed deletion manifest), and a withdrawal already fulfilled is
+open again when the latest published version still holds one of the added members."""
 
 import csv
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from contributors.models import Contributor, MemberMapping, ShareLine, WithdrawnMember
+from contributors.models import (
+    ConsentWithdrawal,
+    Contributor,
+    MemberMapping,
+    ShareLine,
+    WithdrawnMember,
+)
 from contributors.services.payees import organization_owner_check
 from contributors.services.shares import EMAIL_MAX_LENGTH, _email
 from marketplace.actors import Actor
@@ -22,6 +37,16 @@ PREFIX_MAX = 1000
 MAX_LINES = 10_000
 CSV_MAX_BYTES = 2 * 1024 * 1024
 HEADER = ("email", "path prefix")
+
+# Upper layers react when a withdrawal's members grow (licensing: a new manifest revision per
+# licensee); registered in their AppConfig.ready(), so this app never imports them.
+_members_added_listeners: list = []
+
+
+def withdrawal_members_added_listener_register(listener) -> None:
+    """`listener(withdrawal=...)` runs in the transaction that added members to a withdrawal."""
+    if listener not in _members_added_listeners:
+        _members_added_listeners.append(listener)
 
 
 @dataclass(frozen=True)
@@ -136,7 +161,69 @@ def member_mapping_set(*, actor: Actor, dataset: Dataset, mappings) -> list[Memb
         obj=dataset,
         data={"dataset": dataset.public_id, "lines": len(rows)},
     )
+    withdrawals_backfill(actor=actor, dataset=dataset)
     return rows
+
+
+def withdrawals_backfill(*, actor: Actor, dataset: Dataset) -> list[ConsentWithdrawal]:
+    """Adds to each withdrawal of the dataset the members the current mapping gives to its
+    contributor that it does not name yet; returns the withdrawals that grew. Runs in the
+    transaction that saved the mapping, the dataset row locked (as a withdrawal's own)."""
+    grown = []
+    latest_digests = None
+    withdrawals = (
+        ConsentWithdrawal.objects.select_for_update()
+        .filter(dataset=dataset)
+        .select_related("contributor")
+        .order_by("pk")
+    )
+    for withdrawal in withdrawals:
+        named = set(withdrawal.members.values_list("version_id", "path"))
+        added = [
+            member
+            for member in members_resolve(dataset=dataset, contributor=withdrawal.contributor)
+            if (member.version_id, member.path) not in named
+        ]
+        if not added:
+            continue
+        for member in added:
+            member.withdrawal = withdrawal
+        WithdrawnMember.objects.bulk_create(added, batch_size=5_000)
+        reopened = False
+        if withdrawal.status == ConsentWithdrawal.Status.FULFILLED:
+            if latest_digests is None:
+                latest = DatasetVersion.objects.filter(pk=dataset.latest_version_id).first()
+                latest_digests = (version_digests(latest) if latest else None) or set()
+            if {member.sha256 for member in added} & latest_digests:
+                # The version that fulfilled it still holds these members: a new obligation,
+                # its deadline counted from now (the provider learns of the members now).
+                withdrawal.status = ConsentWithdrawal.Status.OPEN
+                withdrawal.fulfilled_at = None
+                withdrawal.fulfilled_by_version = None
+                withdrawal.deadline = timezone.now() + timedelta(
+                    days=settings.CONSENT_WITHDRAWAL_DEADLINE_DAYS
+                )
+                withdrawal.save(
+                    update_fields=["status", "fulfilled_at", "fulfilled_by_version", "deadline"]
+                )
+                reopened = True
+        audit_record(
+            actor=actor,
+            organization=dataset.organization,
+            action="consent.withdrawal_members_added",
+            obj=withdrawal,
+            data={
+                "withdrawal": withdrawal.public_id,
+                "dataset": dataset.public_id,
+                "members": len(added),
+                "reopened": reopened,
+                "deadline": withdrawal.deadline.isoformat(),
+            },
+        )
+        for listener in _members_added_listeners:
+            listener(withdrawal=withdrawal)
+        grown.append(withdrawal)
+    return grown
 
 
 def member_mapping_of(dataset: Dataset) -> list[MemberMapping]:
@@ -178,6 +265,18 @@ def version_manifests(dataset: Dataset) -> list[tuple[DatasetVersion, list]]:
         else {}
     )
     return [(v, members.get(v.pk) or runs.get(v.archive_key) or []) for v in versions]
+
+
+def version_digests(version: DatasetVersion) -> set[str] | None:
+    """The SHA-256s of the version's members (VersionMember, recorded when it was published),
+    else of its check run's manifest; None when neither is known."""
+    digests = set(VersionMember.objects.filter(version=version).values_list("sha256", flat=True))
+    if digests:
+        return digests
+    run = CheckRun.objects.filter(upload__key=version.archive_key).first()
+    if run is None:
+        return None
+    return {entry[2] for entry in run.manifest}
 
 
 def members_resolve(*, dataset: Dataset, contributor: Contributor) -> list[WithdrawnMember]:

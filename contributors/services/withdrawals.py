@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from contributors.models import (
@@ -31,7 +32,7 @@ from contributors.models import (
     ShareTable,
     WithdrawnMember,
 )
-from contributors.services.member_mapping import members_resolve
+from contributors.services.member_mapping import members_resolve, version_digests
 from contributors.services.payees import organization_owner_check, payee_for_organization
 from contributors.services.shares import (
     TOTAL_BASIS_POINTS,
@@ -42,7 +43,7 @@ from contributors.services.shares import (
     share_table_write,
 )
 from marketplace.actors import Actor
-from marketplace.models import CheckRun, Dataset, DatasetVersion, VersionMember
+from marketplace.models import Dataset, DatasetVersion
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Invalid, NotFound
 
@@ -230,18 +231,6 @@ def withdrawn_digests(*, dataset_id: int, digests: list[str]) -> dict[str, list[
     return {digest: sorted(paths) for digest, paths in found.items()}
 
 
-def _version_digests(version: DatasetVersion) -> set[str] | None:
-    """The SHA-256s of the version's members (VersionMember, recorded when it was published,
-    before this runs), else of its check run's manifest; None when neither is known."""
-    digests = set(VersionMember.objects.filter(version=version).values_list("sha256", flat=True))
-    if digests:
-        return digests
-    run = CheckRun.objects.filter(upload__key=version.archive_key).first()
-    if run is None:
-        return None
-    return {entry[2] for entry in run.manifest}
-
-
 def withdrawals_fulfil(*, version: DatasetVersion) -> list[ConsentWithdrawal]:
     """A version was published: every open withdrawal of its dataset none of whose digests the
     version holds is fulfilled by it. Runs in the publishing transaction."""
@@ -252,7 +241,7 @@ def withdrawals_fulfil(*, version: DatasetVersion) -> list[ConsentWithdrawal]:
     )
     if not open_withdrawals:
         return []
-    digests = _version_digests(version)
+    digests = version_digests(version)
     if digests is None:
         return []
     fulfilled = []
@@ -283,8 +272,6 @@ def on_dataset_version_published(sender, version: DatasetVersion, **kwargs) -> N
 def withdrawals_handled(*, dataset_ids) -> dict[int, tuple[int, object]]:
     """{dataset id: (withdrawals handled, when the last was handled)}: a withdrawal is handled
     when a version without its members was published. Never says who withdrew."""
-    from django.db.models import Count, Max
-
     rows = (
         ConsentWithdrawal.objects.filter(
             dataset_id__in=list(dataset_ids), status=ConsentWithdrawal.Status.FULFILLED

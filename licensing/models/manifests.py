@@ -15,7 +15,8 @@ def new_manifest_id() -> str:
 
 class DeletionManifestQuerySet(models.QuerySet):
     def unacknowledged(self):
-        return self.filter(acknowledged_at__isnull=True)
+        """Waiting for the licensee: not acknowledged and not replaced by a later revision."""
+        return self.filter(acknowledged_at__isnull=True, superseded_by__isnull=True)
 
 
 class DeletionManifest(models.Model):
@@ -39,13 +40,22 @@ class DeletionManifest(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The withdrawal's members can grow after its first manifest (the provider maps members to
+    # the contributor later): each grant then gets a new revision naming every member, which
+    # replaces the one before.
+    revision = models.PositiveIntegerField(default=1)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
 
     objects = DeletionManifestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["withdrawal", "grant"], name="uniq_manifest_per_grant")
+            models.UniqueConstraint(
+                fields=["withdrawal", "grant", "revision"], name="uniq_manifest_revision_per_grant"
+            )
         ]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="manifest_org_newest"),

@@ -4,7 +4,12 @@ organisation holding a grant in force for the dataset gets one manifest per gran
 JWS (EdDSA, the license-signing key, verifiable offline with the JWKS) naming the dataset, its
 versions, the member paths and SHA-256 digests to delete, the grant and the deadline — never
 who withdrew. It reaches the licensee as a `consent.withdrawn` event (webhook and polling) and
-on its library page; the licensee acknowledges it (once; again is a no-op)."""
+on its library page; the licensee acknowledges it (once; again is a no-op).
+
+When the withdrawal's members grow later (the provider maps members to the contributor after the
+withdrawal, contributors.services.member_mapping), every grant that received a manifest of it
+gets a new revision naming every member (`deletion_manifests_revise`): it replaces the one
+before, which no longer waits for an acknowledgement."""
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +30,8 @@ MANIFEST_TYPE = "deletion-manifest"
 def manifest_claims(
     *, manifest: DeletionManifest, withdrawal: ConsentWithdrawal, grant: Grant, members, now
 ) -> dict:
+    """The signed claims. `revision` counts the grant's manifests of this withdrawal;
+    `supersedes` names the one a later revision replaces (null on the first)."""
     dataset = withdrawal.dataset
     numbers = sorted({m.version.number for m in members})
     versions = {
@@ -36,6 +43,8 @@ def manifest_claims(
         "jti": manifest.public_id,
         "iat": int(now.timestamp()),
         "type": MANIFEST_TYPE,
+        "revision": manifest.revision,
+        "supersedes": manifest.supersedes.public_id if manifest.supersedes else None,
         "withdrawal": withdrawal.public_id,
         "withdrawnAt": withdrawal.created_at.isoformat(),
         "deadline": withdrawal.deadline.isoformat(),
@@ -68,16 +77,23 @@ def _members(withdrawal: ConsentWithdrawal) -> list:
 
 
 def _manifest_issue(*, withdrawal, grant, members, now) -> DeletionManifest | None:
-    """One signed manifest and its `consent.withdrawn` event for one grant; None when the grant
-    already has this withdrawal's manifest."""
+    """The grant's first manifest of this withdrawal; None when it has one already."""
     if DeletionManifest.objects.filter(withdrawal=withdrawal, grant=grant).exists():
         return None
+    return _manifest_write(withdrawal=withdrawal, grant=grant, members=members, now=now)
+
+
+def _manifest_write(*, withdrawal, grant, members, now, previous=None) -> DeletionManifest:
+    """One signed manifest and its `consent.withdrawn` event for one grant: the first, or the
+    revision after `previous`."""
     manifest = DeletionManifest(
         withdrawal=withdrawal,
         grant=grant,
         organization=grant.organization,
         dataset=withdrawal.dataset,
         deadline=withdrawal.deadline,
+        revision=previous.revision + 1 if previous else 1,
+        supersedes=previous,
     )
     claims = manifest_claims(
         manifest=manifest, withdrawal=withdrawal, grant=grant, members=members, now=now
@@ -94,6 +110,8 @@ def _manifest_issue(*, withdrawal, grant, members, now) -> DeletionManifest | No
             "grant": grant.public_id,
             "deadline": manifest.deadline.isoformat(),
             "members": len(members),
+            "revision": manifest.revision,
+            "supersedes": previous.public_id if previous else None,
             "manifest": manifest.token,
         },
     )
@@ -102,7 +120,11 @@ def _manifest_issue(*, withdrawal, grant, members, now) -> DeletionManifest | No
         organization=grant.organization,
         action="deletion_manifest.issue",
         obj=manifest,
-        data={"manifest": manifest.public_id, "withdrawal": withdrawal.public_id},
+        data={
+            "manifest": manifest.public_id,
+            "withdrawal": withdrawal.public_id,
+            "revision": manifest.revision,
+        },
     )
     return manifest
 
@@ -140,14 +162,51 @@ def deletion_manifests_issue_for_grant(*, grant: Grant) -> list[DeletionManifest
     return [manifest for manifest in issued if manifest is not None]
 
 
+def deletion_manifests_revise(*, withdrawal: ConsentWithdrawal) -> list[DeletionManifest]:
+    """The withdrawal names more members than when its manifests were signed: each grant that
+    received one (in force or not: its holder may keep copies) gets a new revision naming every
+    member, with the withdrawal's deadline; a grant in force without one gets its first."""
+    members = _members(withdrawal)
+    now = timezone.now()
+    latest: dict[int, DeletionManifest] = {}
+    for manifest in (
+        DeletionManifest.objects.filter(withdrawal=withdrawal)
+        .select_related("grant__organization")
+        .order_by("grant_id", "revision")
+    ):
+        latest[manifest.grant_id] = manifest
+    issued = [
+        _manifest_write(
+            withdrawal=withdrawal, grant=previous.grant, members=members, now=now, previous=previous
+        )
+        for previous in latest.values()
+    ]
+    newcomers = (
+        Grant.objects.active()
+        .filter(dataset=withdrawal.dataset)
+        .exclude(pk__in=list(latest))
+        .select_related("organization")
+        .order_by("pk")
+    )
+    issued += [
+        _manifest_write(withdrawal=withdrawal, grant=grant, members=members, now=now)
+        for grant in newcomers
+    ]
+    return issued
+
+
 def on_withdrawal(*, withdrawal: ConsentWithdrawal) -> None:
     deletion_manifests_issue(withdrawal=withdrawal)
+
+
+def on_withdrawal_members_added(*, withdrawal: ConsentWithdrawal) -> None:
+    deletion_manifests_revise(withdrawal=withdrawal)
 
 
 def manifests_of_organization(*, organization: Organization):
     return (
         DeletionManifest.objects.filter(organization=organization)
-        .select_related("dataset", "grant")
+        .select_related("dataset", "grant", "supersedes", "superseded_by")
         .order_by("-created_at", "-pk")
     )
 
