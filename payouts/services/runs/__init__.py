@@ -9,8 +9,10 @@ Ledger flow of a line (micro-units; see payouts.models):
 
 The reservation of a run is ONE journal transaction with one entry per line (not one per line):
 the ledger's per-transaction triggers keep an open-transactions list per database transaction,
-which would make 100,000 postings in one commit quadratic; a single posting is streamed from
-the run's lines (hashed in chunks, written with one INSERT ... SELECT: constant memory). Each line's own postings (`payout-line:<id>`, `payout-reversal:<id>`) are per line.
+which would make 100,000 postings in one commit quadratic; a single posting is made from the
+run's lines on the server (hashed by PostgreSQL, written with one INSERT ... SELECT: nothing per
+line in the process). Each line's own postings (`payout-line:<id>`, `payout-reversal:<id>`) are
+per line.
 
 Lock order (extends payouts.services.journal's): a payout line row (select_for_update, one at a
 time, in pk order), then ledger accounts, then the chain lock. No Stripe call is made while any

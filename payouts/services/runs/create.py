@@ -113,8 +113,8 @@ def payout_run_create(*, currency: str, now: datetime | None = None, actor=None)
     <run id>`) moves each line's amount from the payee's AVAILABLE to PAYOUT_IN_TRANSIT in the
     same transaction that creates the lines, under the chain lock, so no refund or other run
     can change a balance between reading it and reserving it. Set-based and in constant
-    memory: one INSERT ... SELECT for the lines, and the reservation's entries streamed from
-    them to be hashed, then written with one INSERT ... SELECT, whatever the number of payees.
+    memory: one INSERT ... SELECT for the lines, and the reservation's entries hashed by
+    PostgreSQL, then written with one INSERT ... SELECT, whatever the number of payees.
 
     Never nested in another transaction (durable): it holds the chain lock, which every other
     posting waits on, until it commits, and its run must be committed before it is executed."""
