@@ -1,6 +1,9 @@
 """Largest-remainder allocation of an integer amount over integer weights."""
 
+from collections import Counter
 from collections.abc import Sequence
+from itertools import repeat
+from operator import add, floordiv, gt, mod, mul
 
 
 def split_allocate(amount_micro: int, weights: Sequence[int], *, rotation_key: int) -> list[int]:
@@ -26,29 +29,73 @@ def split_allocate(amount_micro: int, weights: Sequence[int], *, rotation_key: i
         raise ValueError("weights must not be empty")
     if set(map(type, weights)) != {int}:  # exact type: no bool, no float
         raise TypeError("weights must be ints")
-    if min(weights) < 0:
+    counts = Counter(weights)
+    if min(counts) < 0:
         raise ValueError("weights must be >= 0")
-    total = sum(weights)
+    total = sum(weight * count for weight, count in counts.items())
     if amount_micro == 0:
         return [0] * n
     if total == 0:
         raise ValueError("weights sum to zero; nothing to split a non-zero amount over")
 
     offset = rotation_key % n
-    products = [amount_micro * w for w in weights]
-    shares = [p // total for p in products]
-    left = amount_micro - sum(shares)
     # left = sum(remainders) / total < number of non-zero remainders, so only indices with a
-    # non-zero remainder (never a zero weight) receive a unit, and each at most one.
-    if left:
-        # One sortable int per index: the remainder first, then the tie-break rank (higher for
-        # an earlier position counted from `offset`), so one descending sort of plain ints
-        # orders them. rank(i) = n - 1 - ((i - offset) mod n).
-        ranks = [*range(offset - 1, -1, -1), *range(n - 1, offset - 1, -1)]
-        keys = [(p % total) * n + rank for p, rank in zip(products, ranks, strict=True)]
-        del products, ranks  # a million payees: free them before the sort's copy
-        # The keys are distinct (the rank part), so exactly the `left` largest are at or above
-        # the left-th largest: one comparison per index instead of a loop of index arithmetic.
-        cut = sorted(keys, reverse=True)[left - 1]
-        shares = [share + (key >= cut) for share, key in zip(shares, keys, strict=True)]
+    # non-zero remainder (never a zero weight) receive a unit, and each at most one: every
+    # remainder above the cut gets one, then `ties` of those at the cut, in position order
+    # starting at `offset` and wrapping around.
+    if len(counts) * 4 <= n:
+        # Few distinct weights (the usual table): a share and a remainder per weight, then one
+        # lookup per payee.
+        quotas = {weight: divmod(amount_micro * weight, total) for weight in counts}
+        left = amount_micro - sum(quotas[weight][0] * count for weight, count in counts.items())
+        remainder_counts: Counter[int] = Counter()
+        for weight, count in counts.items():
+            remainder_counts[quotas[weight][1]] += count
+        cut, ties = _remainder_cut(remainder_counts, left)
+        final = {weight: share + (remainder > cut) for weight, (share, remainder) in quotas.items()}
+        shares = list(map(final.__getitem__, weights))
+        if ties:
+            remainder_of = {weight: remainder for weight, (_, remainder) in quotas.items()}
+            remainders = list(map(remainder_of.__getitem__, weights))
+    else:
+        products = list(map(mul, weights, repeat(amount_micro)))
+        shares = list(map(floordiv, products, repeat(total)))
+        left = amount_micro - sum(shares)
+        if not left:
+            return shares
+        remainders = list(map(mod, products, repeat(total)))
+        del products  # a million payees: free them early
+        cut, ties = _remainder_cut(Counter(remainders), left)
+        shares = list(map(add, shares, map(gt, remainders, repeat(cut))))
+    if ties:
+        for position in _first_positions(remainders, cut, ties, offset):
+            shares[position] += 1
     return shares
+
+
+def _remainder_cut(counts: Counter[int], left: int) -> tuple[int, int]:
+    """(cut, ties): the remainder of the `left`-th largest (remainder, tie-break) pair, and how
+    many of the remainders equal to it receive a unit; `counts` is {remainder: how many}.
+    Walks the distinct remainders instead of sorting one key per payee (left = 0: the largest
+    remainder, no ties, so nobody gets a unit)."""
+    above = 0
+    for remainder in sorted(counts, reverse=True):
+        count = counts[remainder]
+        if above + count >= left:
+            return remainder, left - above
+        above += count
+    raise AssertionError("fewer remainders than units left")  # left < non-zero remainders
+
+
+def _first_positions(remainders: list[int], cut: int, count: int, offset: int) -> list[int]:
+    """The first `count` positions holding `cut`, in order from `offset`, wrapping around."""
+    found: list[int] = []
+    for start, stop in ((offset, len(remainders)), (0, offset)):
+        while len(found) < count:
+            try:
+                position = remainders.index(cut, start, stop)
+            except ValueError:
+                break
+            found.append(position)
+            start = position + 1
+    return found

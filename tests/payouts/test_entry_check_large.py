@@ -1,4 +1,4 @@
-"""The entries' reference check (payouts migration 0008) on statements above its 1,000-entry
+"""The entries' reference check (payouts migrations 0008 and 0009) on statements above its 1,000-entry
 threshold, where the account check is planned for the statement: the same refusals as for a
 small statement (tests/payouts/test_ledger_database.py), without one index probe per entry, and a
 small statement after a large one still probes instead of scanning every account."""
@@ -15,7 +15,7 @@ from tests.payouts.conftest import set_shares
 from tests.payouts.test_ledger_database import _raw_entry, _raw_transaction
 
 Kind = LedgerAccount.Kind
-MIGRATION = importlib.import_module("payouts.migrations.0008_entry_check_sized_plan")
+MIGRATION = importlib.import_module("payouts.migrations.0009_split_entry_sums")
 LARGE = MIGRATION.LARGE_STATEMENT
 PAYEES = LARGE + 200
 

@@ -14,6 +14,8 @@ REPLACED = [
     # (migration replacing the function, migration that created it, function)
     ("0007_payout_line_leaner_insert", "0003_payout_runs", "payouts_payoutline_inserted"),
     ("0008_entry_check_sized_plan", "0002_ledger_enforcement", "payouts_entry_inserted"),
+    ("0009_split_entry_sums", "0008_entry_check_sized_plan", "payouts_entry_inserted"),
+    ("0009_split_entry_sums", "0002_ledger_enforcement", "payouts_journal_balanced"),
 ]
 
 

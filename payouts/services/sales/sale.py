@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import connection, transaction
+from django.db.backends.postgresql.base import ServerBindingCursor
 
 from contributors.models import ShareTable
 from contributors.services.shares import share_table_current
@@ -37,12 +38,22 @@ def rotation_key_for(idempotency_key: str) -> int:
     return int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big")
 
 
+def _read_row_binary(sql: str, params: dict) -> tuple:
+    """The first row of `sql`, its values sent in binary: 100,000-element bigint arrays are
+    read ~10 ms faster than their text (Django's cursors bind client-side, and a client-side
+    binding cursor cannot ask for binary results)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchone()
+
+
 def _share_accounts(*, table: ShareTable, currency: str) -> tuple[list[int], list[int], list[int]]:
     """(pending account ids, payee ids, weights) of the table's lines in payee order (line order
     is presentation only), creating missing pending accounts set-based first if there are any
     (before the chain lock: see journal's lock order). One merge join in the usual case, its
     rows returned as three arrays in one row: 100,000 rows of three columns cost psycopg a row
-    tuple each, three arrays are parsed at C speed."""
+    tuple each, three arrays are parsed at C speed (in binary: `_read_row_binary`)."""
     params = {"kind": Kind.PAYEE_PENDING, "currency": currency, "table": table.pk}
     select = """
         SELECT array_agg(s.account_id), array_agg(s.payee_id), array_agg(s.weight)
@@ -55,10 +66,9 @@ def _share_accounts(*, table: ShareTable, currency: str) -> tuple[list[int], lis
             ORDER BY sl.payee_id
         ) s
     """
-    with connection.cursor() as cursor:
-        cursor.execute(select, params)
-        account_ids, payee_ids, weights = cursor.fetchone()
-        if account_ids is not None and None in account_ids:
+    account_ids, payee_ids, weights = _read_row_binary(select, params)
+    if account_ids is not None and None in account_ids:
+        with connection.cursor() as cursor:
             cursor.execute(
                 """
                 INSERT INTO payouts_ledgeraccount (kind, payee_id, currency, created_at)
@@ -74,8 +84,7 @@ def _share_accounts(*, table: ShareTable, currency: str) -> tuple[list[int], lis
                 """,
                 params,
             )
-            cursor.execute(select, params)
-            account_ids, payee_ids, weights = cursor.fetchone()
+        account_ids, payee_ids, weights = _read_row_binary(select, params)
     if account_ids is None:  # a table without lines
         return [], [], []
     # array_agg keeps the order of its sorted subquery (one plain aggregate over it); the
