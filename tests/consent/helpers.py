@@ -85,6 +85,22 @@ def shares(provider: Party, dataset: Dataset, lines: list[dict]) -> None:
     share_table_set(actor=provider.actor, dataset=dataset, basis="percentage", shares=lines)
 
 
+def shared_corpus(provider: Party) -> Corpus:
+    """`corpus` whose revenue shares name Alice (30 %) and Bob (20 %) besides the organisation
+    (50 %); no member mapping yet."""
+    c = corpus(provider)
+    shares(
+        provider,
+        c.dataset,
+        [
+            {"organization": True, "percent": "50"},
+            {"email": ALICE, "percent": "30"},
+            {"email": BOB, "percent": "20"},
+        ],
+    )
+    return c
+
+
 def claimed(dataset: Dataset, email: str) -> Party:
     """A person who signed up and claimed the contributor profile invited as `email`."""
     profile = Contributor.objects.get(email=email)

@@ -8,7 +8,7 @@ from django.test import Client
 
 from contributors.models import ConsentWithdrawal, MemberMapping
 from licensing.models import DeletionManifest
-from tests.consent.helpers import ALICE, BOB, buy, claimed, corpus, shares
+from tests.consent.helpers import ALICE, BOB, buy, claimed, corpus, shared_corpus
 from tests.parties import party
 
 pytestmark = [
@@ -25,17 +25,7 @@ def browser(user) -> Client:
 
 @pytest.fixture
 def shared(provider):
-    c = corpus(provider)
-    shares(
-        provider,
-        c.dataset,
-        [
-            {"organization": True, "percent": "50"},
-            {"email": ALICE, "percent": "30"},
-            {"email": BOB, "percent": "20"},
-        ],
-    )
-    return c
+    return shared_corpus(provider)
 
 
 def test_provider_page_mapping_and_recording(provider, shared):

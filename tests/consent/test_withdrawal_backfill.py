@@ -19,7 +19,7 @@ from marketplace.models import AuditEvent, Submission
 from marketplace.services.ingestion import withdrawn_members_finding
 from marketplace.services.review import submission_approve
 from tests.catalogue_helpers import api, upload_bytes
-from tests.consent.helpers import ALICE, BOB, archive, buy, corpus, sha, shares, verify_offline
+from tests.consent.helpers import ALICE, BOB, archive, buy, sha, shared_corpus, verify_offline
 from tests.factories import make_user
 from tests.parties import party
 
@@ -39,17 +39,7 @@ MAPPING = {
 @pytest.fixture
 def unmapped(provider):
     """A published dataset whose shares name Alice and Bob, and no member mapping yet."""
-    c = corpus(provider)
-    shares(
-        provider,
-        c.dataset,
-        [
-            {"organization": True, "percent": "50"},
-            {"email": ALICE, "percent": "30"},
-            {"email": BOB, "percent": "20"},
-        ],
-    )
-    return c
+    return shared_corpus(provider)
 
 
 def withdraw(provider, dataset, email: str) -> ConsentWithdrawal:

@@ -15,7 +15,16 @@ from marketplace.models import AuditEvent
 from marketplace.services.ingestion import withdrawn_members_finding
 from tests.assertions import assert_error
 from tests.catalogue_helpers import api
-from tests.consent.helpers import ALICE, BOB, buy, claimed, corpus, sha, shares, verify_offline
+from tests.consent.helpers import (
+    ALICE,
+    BOB,
+    buy,
+    claimed,
+    corpus,
+    sha,
+    shared_corpus,
+    verify_offline,
+)
 from tests.factories import make_key, make_user
 from tests.parties import party
 
@@ -27,16 +36,7 @@ pytestmark = [
 
 @pytest.fixture
 def shared(provider):
-    c = corpus(provider)
-    shares(
-        provider,
-        c.dataset,
-        [
-            {"organization": True, "percent": "50"},
-            {"email": ALICE, "percent": "30"},
-            {"email": BOB, "percent": "20"},
-        ],
-    )
+    c = shared_corpus(provider)
     mapping = [
         {"email": ALICE, "pathPrefix": "clips/alice/"},
         {"email": BOB, "pathPrefix": "clips/bob/"},

@@ -4,6 +4,7 @@ review service, share tables through the contributors service, postings through 
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
 
 from contributors.models import Payee, ShareTable
 from contributors.services.shares import share_table_set
@@ -57,3 +58,27 @@ def payee_of(table: ShareTable, who: str) -> Payee:
     if who == "org":
         return Payee.objects.get(organization=table.dataset.organization)
     return Payee.objects.get(contributor__email=who)
+
+
+def payees_seeded(count: int, domain: str) -> list[int]:
+    """`count` contributors (c<n>@<domain>) with a payee each, set-based: the payee ids in
+    creation order (for statements above the entry trigger's large-statement threshold)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO contributors_contributor (email, name, invite_token_hash, created_at)
+            SELECT 'c' || g || %s, 'Contributor ' || g, '', now()
+            FROM generate_series(1, %s) g
+            """,
+            ["@" + domain, count],
+        )
+        cursor.execute(
+            """
+            INSERT INTO contributors_payee (kind, contributor_id, created_at)
+            SELECT 'contributor', id, now() FROM contributors_contributor
+            WHERE email LIKE %s ORDER BY id
+            RETURNING id
+            """,
+            ["%@" + domain],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from payouts.models import Entry, LedgerAccount
 from payouts.services import ledger_verify, platform_account, sale_post
 from payouts.services.journal import payee_accounts_ensure
-from tests.payouts.conftest import set_shares
+from tests.payouts.conftest import payees_seeded, set_shares
 from tests.payouts.test_ledger_database import _raw_entry, _raw_transaction
 
 Kind = LedgerAccount.Kind
@@ -27,23 +27,7 @@ def test_the_threshold_is_the_one_the_trigger_uses():
 @pytest.fixture
 def ledger(db):
     """A platform account and PAYEES payees' pending accounts in usd."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO contributors_contributor (email, name, invite_token_hash, created_at)
-            SELECT 'c' || g || '@large.example', 'Contributor ' || g, '', now()
-            FROM generate_series(1, %s) g
-            """,
-            [PAYEES],
-        )
-        cursor.execute(
-            """
-            INSERT INTO contributors_payee (kind, contributor_id, created_at)
-            SELECT 'contributor', id, now() FROM contributors_contributor ORDER BY id
-            RETURNING id
-            """
-        )
-        payee_ids = [row[0] for row in cursor.fetchall()]
+    payee_ids = payees_seeded(PAYEES, "large.example")
     with transaction.atomic():
         clearing = platform_account(kind=Kind.PAYMENT_CLEARING, currency="usd").id
         accounts = payee_accounts_ensure(

@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from payouts.models import Entry, JournalTransaction, LedgerAccount
 from payouts.services import platform_account
 from payouts.services.journal import payee_accounts_ensure
+from tests.payouts.conftest import payees_seeded
 from tests.payouts.test_ledger_database import _raw_entry, _raw_transaction
 
 Kind = LedgerAccount.Kind
@@ -160,23 +161,7 @@ LARGE = 1_100  # payees: above the trigger's 1,000-entry threshold for a large s
 @pytest.fixture
 def large_ledger(accounts):
     """LARGE payees with a pending account in usd and one in eur."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO contributors_contributor (email, name, invite_token_hash, created_at)
-            SELECT 'c' || g || '@sums.example', 'Contributor ' || g, '', now()
-            FROM generate_series(1, %s) g
-            """,
-            [LARGE],
-        )
-        cursor.execute(
-            """
-            INSERT INTO contributors_payee (kind, contributor_id, created_at)
-            SELECT 'contributor', id, now() FROM contributors_contributor ORDER BY id
-            RETURNING id
-            """
-        )
-        payee_ids = [row[0] for row in cursor.fetchall()]
+    payee_ids = payees_seeded(LARGE, "sums.example")
     with transaction.atomic():
         usd = payee_accounts_ensure(kind=Kind.PAYEE_PENDING, currency="usd", payee_ids=payee_ids)
         eur = payee_accounts_ensure(kind=Kind.PAYEE_PENDING, currency="eur", payee_ids=payee_ids)
