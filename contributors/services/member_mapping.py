@@ -170,7 +170,7 @@ def withdrawals_backfill(*, actor: Actor, dataset: Dataset) -> list[ConsentWithd
     contributor that it does not name yet; returns the withdrawals that grew. Runs in the
     transaction that saved the mapping, the dataset row locked (as a withdrawal's own)."""
     grown = []
-    latest_digests = None
+    latest_digests = manifests = None
     withdrawals = (
         ConsentWithdrawal.objects.select_for_update()
         .filter(dataset=dataset)
@@ -178,10 +178,14 @@ def withdrawals_backfill(*, actor: Actor, dataset: Dataset) -> list[ConsentWithd
         .order_by("pk")
     )
     for withdrawal in withdrawals:
+        if manifests is None:  # read once, for every withdrawal of the dataset
+            manifests = version_manifests(dataset)
         named = set(withdrawal.members.values_list("version_id", "path"))
         added = [
             member
-            for member in members_resolve(dataset=dataset, contributor=withdrawal.contributor)
+            for member in members_resolve(
+                dataset=dataset, contributor=withdrawal.contributor, manifests=manifests
+            )
             if (member.version_id, member.path) not in named
         ]
         if not added:
@@ -279,9 +283,12 @@ def version_digests(version: DatasetVersion) -> set[str] | None:
     return {entry[2] for entry in run.manifest}
 
 
-def members_resolve(*, dataset: Dataset, contributor: Contributor) -> list[WithdrawnMember]:
+def members_resolve(
+    *, dataset: Dataset, contributor: Contributor, manifests: list | None = None
+) -> list[WithdrawnMember]:
     """The (unsaved) members of every published version of the dataset that the mapping gives
-    to `contributor`: each member whose path starts with one of their prefixes."""
+    to `contributor`: each member whose path starts with one of their prefixes. `manifests`:
+    `version_manifests(dataset)` when the caller resolves several contributors."""
     prefixes = list(
         MemberMapping.objects.filter(dataset=dataset, contributor=contributor).values_list(
             "path_prefix", flat=True
@@ -290,7 +297,7 @@ def members_resolve(*, dataset: Dataset, contributor: Contributor) -> list[Withd
     if not prefixes:
         return []
     found = []
-    for version, manifest in version_manifests(dataset):
+    for version, manifest in version_manifests(dataset) if manifests is None else manifests:
         for path, size, sha256 in manifest:
             if any(path.startswith(p) for p in prefixes):
                 found.append(
