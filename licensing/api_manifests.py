@@ -126,10 +126,7 @@ class DeletionManifestAcknowledgeApi(APIView):
 
 def provider_withdrawal_wire(withdrawal: ConsentWithdrawal) -> dict:
     manifests = list(withdrawal.manifests.all())
-    latest = {}  # grant id -> its latest revision: the one that waits for an acknowledgement
-    for m in manifests:
-        if m.grant_id not in latest or m.revision > latest[m.grant_id].revision:
-            latest[m.grant_id] = m
+    replaced = {m.supersedes_id for m in manifests}  # the queryset's `unacknowledged()` rule
     return {
         "id": withdrawal.public_id,
         "datasetId": withdrawal.dataset.public_id,
@@ -153,7 +150,9 @@ def provider_withdrawal_wire(withdrawal: ConsentWithdrawal) -> dict:
             }
             for m in manifests
         ],
-        "unacknowledged": sum(1 for m in latest.values() if m.acknowledged_at is None),
+        "unacknowledged": sum(
+            1 for m in manifests if m.acknowledged_at is None and m.pk not in replaced
+        ),
     }
 
 

@@ -3,8 +3,9 @@ INSERT): PostgreSQL parses and plans such a statement once per connection instea
 request. `DB_PREPARED_STATEMENTS` turns them off (behind a transaction-pooling PgBouncer without
 prepared-statement tracking)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
@@ -82,3 +83,34 @@ def read_row_prepared(sql: str, params: dict) -> tuple | None:
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+@dataclass(frozen=True)
+class RowReader:
+    """Makes instances of `model` from the values of `fields` in a hand-written query's row, as
+    the ORM makes them (`from_db`, each field's `from_db_value`). Built once per query shape."""
+
+    model: type
+    fields: tuple
+    names: tuple
+    converters: tuple
+
+    @classmethod
+    def of(cls, model, fields: Sequence | None = None) -> "RowReader":
+        fields = tuple(model._meta.concrete_fields if fields is None else fields)
+        return cls(
+            model,
+            fields,
+            tuple(f.attname for f in fields),
+            tuple(getattr(f, "from_db_value", None) for f in fields),
+        )
+
+    def columns(self, alias: str) -> list[str]:
+        return [f'{alias}."{f.column}"' for f in self.fields]
+
+    def instance(self, values: Sequence):
+        converted = [
+            value if convert is None else convert(value, None, connection)
+            for convert, value in zip(self.converters, values, strict=True)
+        ]
+        return self.model.from_db(connection.alias, self.names, converted)

@@ -19,6 +19,7 @@ from marketplace.models import (
 )
 from marketplace.models.catalogue import LICENSE_FLAG_FIELDS, LISTED_CONDITION
 from marketplace.pagination import Page
+from marketplace.prepared import RowReader
 from marketplace.pricing import platform_fee_cents
 from marketplace.services.errors import Gone, NotFound
 
@@ -141,38 +142,33 @@ def _where(query: CatalogueQuery) -> tuple[str, list]:
 
 
 @cache
-def _page_columns() -> tuple[str, list[tuple[type, list[str], list]]]:
+def _page_columns() -> tuple[str, list[RowReader]]:
     """The page's select list (the dataset without its search_vector, its latest version, its
-    organisation) and, per model in that order, its fields' names and converters."""
-    models = [
-        (Dataset, "d", [f for f in Dataset._meta.concrete_fields if f.name != "search_vector"]),
-        (DatasetVersion, "v", list(DatasetVersion._meta.concrete_fields)),
-        (Organization, "o", list(Organization._meta.concrete_fields)),
-    ]
-    select = ", ".join(f'{alias}."{f.column}"' for _m, alias, fields in models for f in fields)
+    organisation) and, per model in that order, the reader of its columns."""
     readers = [
-        (model, [f.attname for f in fields], [getattr(f, "from_db_value", None) for f in fields])
-        for model, _alias, fields in models
+        RowReader.of(
+            Dataset, [f for f in Dataset._meta.concrete_fields if f.name != "search_vector"]
+        ),
+        RowReader.of(DatasetVersion),
+        RowReader.of(Organization),
     ]
+    aliases = ("d", "v", "o")
+    select = ", ".join(c for r, a in zip(readers, aliases, strict=True) for c in r.columns(a))
     return select, readers
 
 
 def _datasets(rows) -> list[Dataset]:
-    """Model instances as the ORM makes them (`from_db`, the fields' converters), the version
-    and organisation cached on the dataset as `select_related` caches them."""
+    """Model instances as the ORM makes them, the version and organisation cached on the
+    dataset as `select_related` caches them."""
     _select, readers = _page_columns()
     version_field = Dataset._meta.get_field("latest_version")
     organization_field = Dataset._meta.get_field("organization")
     items = []
     for row in rows:
         instances, start = [], 0
-        for model, names, converters in readers:
-            values = [
-                value if convert is None else convert(value, None, connection)
-                for convert, value in zip(converters, row[start : start + len(names)], strict=True)
-            ]
-            instances.append(model.from_db(connection.alias, names, values))
-            start += len(names)
+        for reader in readers:
+            instances.append(reader.instance(row[start : start + len(reader.fields)]))
+            start += len(reader.fields)
         dataset, version, organization = instances
         version_field.set_cached_value(dataset, version)
         organization_field.set_cached_value(dataset, organization)

@@ -13,6 +13,7 @@ before, which no longer waits for an acknowledgement."""
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Prefetch
 from django.utils import timezone
 
 from contributors.models import ConsentWithdrawal
@@ -245,8 +246,6 @@ def deletion_manifest_acknowledge(*, actor: Actor, manifest_id: str) -> Deletion
 def provider_withdrawals(*, dataset):
     """The dataset's withdrawals, newest first, each with its manifests (licensee and
     acknowledgement) prefetched: a constant number of queries."""
-    from django.db.models import Count, Prefetch
-
     return (
         ConsentWithdrawal.objects.filter(dataset=dataset)
         .select_related("dataset", "contributor", "share_table")
@@ -254,9 +253,9 @@ def provider_withdrawals(*, dataset):
         .prefetch_related(
             Prefetch(
                 "manifests",
-                queryset=DeletionManifest.objects.select_related("organization", "grant").order_by(
-                    "pk"
-                ),
+                queryset=DeletionManifest.objects.select_related(
+                    "organization", "grant", "superseded_by"
+                ).order_by("pk"),
             )
         )
         .order_by("-created_at", "-pk")

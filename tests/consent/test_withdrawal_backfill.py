@@ -101,6 +101,12 @@ def test_a_mapping_after_a_withdrawal_names_its_members_to_every_licensee(provid
     assert listed[second.public_id]["supersededBy"] is None
     row = provider.client.get(f"/api/datasets/{c.dataset.public_id}/consent-withdrawals").json()
     assert row["items"][0]["unacknowledged"] == 1 and row["items"][0]["members"] == 1
+    owner = Client()
+    owner.force_login(provider.user)
+    consent = owner.get(f"/organization/datasets/{c.dataset.public_id}/consent").content.decode()
+    assert (
+        "replaced by revision 2" in consent and "(revision 2): <strong>not acknowledged" in consent
+    )
     licensee = Client()
     licensee.force_login(buyer.user)
     page = licensee.get("/library/deletion-manifests").content.decode()

@@ -4,12 +4,12 @@ storage holds, aborting it, and each file slot of a submission for the web page.
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from marketplace.actors import Actor
 from marketplace.models import FileUpload, Submission
-from marketplace.prepared import read_row_prepared
+from marketplace.prepared import RowReader, read_row_prepared
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, Gone, Invalid, NotFound
 from marketplace.services.submissions import (
@@ -30,37 +30,18 @@ from marketplace.storage import (
     s3_client,
 )
 
-
-def _fields(model) -> list:
-    return list(model._meta.concrete_fields)
-
-
-_UPLOAD_FIELDS, _SUBMISSION_FIELDS = _fields(FileUpload), _fields(Submission)
+_UPLOAD, _SUBMISSION = RowReader.of(FileUpload), RowReader.of(Submission)
 # The lookup of every part URL (U2), listing, assembly, completion and abort, in one prepared
 # statement: compiling the same queryset cost more CPU than the query (half of a U2 request).
 _LOOKUP_SQL = (
     "SELECT "  # noqa: S608 - table and column names come from the models; values are parameters
-    + ", ".join(
-        [f'u."{f.column}"' for f in _UPLOAD_FIELDS]
-        + [f's."{f.column}"' for f in _SUBMISSION_FIELDS]
-    )
+    + ", ".join(_UPLOAD.columns("u") + _SUBMISSION.columns("s"))
     + f" FROM {FileUpload._meta.db_table} u JOIN {Submission._meta.db_table} s"
     " ON s.id = u.submission_id"
     " WHERE u.public_id = %(upload)s AND u.organization_id = %(org)s AND u.kind = %(kind)s"
     " AND (%(submission)s::text IS NULL OR s.public_id = %(submission)s::text)"
     " LIMIT 1"
 )
-
-
-def _instance(model, fields: list, values) -> object:
-    """A model instance as the ORM makes it from a row (`from_db`, the fields' converters)."""
-    converted = [
-        value
-        if value is None or not hasattr(f, "from_db_value")
-        else f.from_db_value(value, None, connection)
-        for f, value in zip(fields, values, strict=True)
-    ]
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
 def _upload_lookup(
@@ -80,9 +61,8 @@ def _upload_lookup(
     )
     if row is None:
         raise NotFound(f"Upload {upload_id} not found.")
-    n = len(_UPLOAD_FIELDS)
-    upload = _instance(FileUpload, _UPLOAD_FIELDS, row[:n])
-    submission = _instance(Submission, _SUBMISSION_FIELDS, row[n:])
+    n = len(_UPLOAD.fields)
+    upload, submission = _UPLOAD.instance(row[:n]), _SUBMISSION.instance(row[n:])
     FileUpload._meta.get_field("submission").set_cached_value(upload, submission)
     if submission.status == Submission.Status.DELETED:
         raise Gone("The submission of this upload was deleted.")
