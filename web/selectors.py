@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, Sum
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from contributors.selectors import payout_account_of_organization
@@ -92,16 +93,27 @@ def _next_steps(actor: Actor, board: Dashboard) -> list[tuple[str, str]]:
             ("A submission was rejected: read the reviewer's note and resubmit.", "/submissions")
         )
     if board.submissions_by_state.get(S.DRAFT):
-        steps.append(("Finish and submit your draft submission(s).", "/submissions"))
+        drafts = board.submissions_by_state[S.DRAFT]
+        steps.append(
+            (
+                f"Finish and submit your draft submission{pluralize(drafts)}.",
+                "/submissions",
+            )
+        )
     if board.pending_access_requests:
         steps.append(
             (
-                f"{board.pending_access_requests} access request(s) wait for your decision.",
+                f"{board.pending_access_requests} access request"
+                f"{pluralize(board.pending_access_requests)} "
+                f"wait{pluralize(board.pending_access_requests, 's,')} for your decision.",
                 "/organization/access-requests",
             )
         )
-    if actor.is_owner and (
-        board.payout_account is None or not board.payout_account.payouts_enabled
+    # Revenue comes from publishing: an organisation that may not publish has none to receive.
+    if (
+        actor.is_owner
+        and access == Organization.UploadAccess.APPROVED
+        and (board.payout_account is None or not board.payout_account.payouts_enabled)
     ):
         steps.append(("Connect a payout account to receive your revenue.", "/organization/money"))
     if not board.key_count:

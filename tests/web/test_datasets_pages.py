@@ -18,6 +18,7 @@ from marketplace.pricing import pricing_object
 from tests.factories import MembershipFactory
 from tests.licensing.conftest import accept_terms, publish
 from tests.parties import party
+from web.amounts import cents_text
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,9 @@ def test_list_shows_each_dataset_with_version_price_and_counts(provider, buyer, 
     assert numbers_in_row(html, "Clinic dialogues") == ["1", "1"]  # pending requests, downloads
     paid_row = row_with(html, "Paid speech")
     total = pricing_object(is_paid=True, base_price_cents=1_000)["totalPriceCents"]
-    assert f"{total} USD cents" in paid_row and "base 1000" in paid_row and "Public" in paid_row
+    # Amounts as people read them (the exact cents in the `data` element's value).
+    assert f"{cents_text(total, 'usd')} (base 10.00 )" in paid_row and "Public" in paid_row
+    assert f'<data value="{total}" class="amount">' in html
     assert numbers_in_row(html, "Paid speech") == ["0", "0"]
     assert f"/organization/datasets/{paid.public_id}" in html
     assert "Someone else" not in html
@@ -159,8 +162,10 @@ def test_detail_shows_the_buyers_total_with_the_fee(provider):
     words = text(
         browser(provider.user).get(f"/organization/datasets/{dataset.public_id}").content.decode()
     )
-    assert f"Buyers pay {pricing['totalPriceCents']} USD cents" in words
-    assert f"platform fee of {pricing['platformFeeCents']} cents" in words
+    total, fee = pricing["totalPriceCents"], pricing["platformFeeCents"]
+    # (`text` leaves a space where each amount's element closes.)
+    assert f"Buyers pay {cents_text(total, 'usd')} : your base price of 10.00 USD ," in words
+    assert f"platform fee of {cents_text(fee, 'usd')}" in words
     # Public: no access requests, so no auto-approve setting.
     assert "Public datasets take no access requests" in words
     assert "Approve access requests automatically" not in words

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from marketplace.models import ApiKey, Submission
+from marketplace.models import ApiKey, Dataset, Submission
 from tests.catalogue_helpers import api, make_archive, publish_dataset
 from tests.factories import make_key, make_org, make_user
 
@@ -92,6 +92,21 @@ def test_dashboard_shows_state_and_next_steps_in_constant_queries():
     html = client.get("/dashboard").content.decode()
     assert "Dashboard speech" in html and "Connect a payout account" in html
     assert Submission.objects.filter(organization=key.organization).count() == 6
+    # Five drafts: the next step speaks of them in the plural; each submission and dataset
+    # row opens its own page.
+    assert "Finish and submit your draft submissions." in html
+    dataset = Dataset.objects.get(organization=key.organization)
+    assert f'href="/organization/datasets/{dataset.public_id}">Dashboard speech</a>' in html
+    for submission in Submission.objects.filter(organization=key.organization):
+        assert f'href="/submissions/{submission.public_id}">{submission.name}</a>' in html
+
+
+def test_an_organisation_that_does_not_publish_is_not_asked_for_a_payout_account():
+    _, key = make_key()  # upload access never asked for
+    html = browser(key.user).get("/dashboard").content.decode()
+    assert "Ask staff for upload access" in html
+    assert "Connect a payout account" not in html
+    assert "draft submission" not in html
 
 
 def test_a_user_without_an_organisation_is_sent_to_create_one():

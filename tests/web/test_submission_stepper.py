@@ -77,7 +77,10 @@ def test_new_submission_then_each_step_saves_through_the_services(
         1000,
     )
     # The buyer's total comes from the API's pricing code: 1000 + 5 % = 1050.
-    assert "<strong>1050 cents</strong>" in license_page and "Commercial use" in license_page
+    assert '<strong><data value="1050" class="amount">10.50 USD</data></strong> (1050 cents)' in (
+        license_page
+    )
+    assert "Commercial use" in license_page
     assert "DATA COLLECTIVE DATASET TERMS" in license_page
 
     # Without the archive, submit is not offered; the status page says what is missing.
