@@ -11,6 +11,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.template.defaultfilters import filesizeformat
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -75,6 +76,8 @@ def test_library_lists_the_grant_its_receipt_and_access_requests(buyer, provider
     assert f'href="/library/grants/{grant.public_id}/certificate"' in section
     assert f'action="/library/grants/{grant.public_id}/download"' in section
     assert paid_dataset.latest_version.sha256 in section
+    size = paid_dataset.latest_version.size_bytes  # readable, and exact beside it
+    assert f"{filesizeformat(size)} <small>({size} bytes)</small>" in section
     requests_part = html[html.index('id="requests-heading"') :]
     assert "Restricted speech" in requests_part and "Pending" in requests_part
 
