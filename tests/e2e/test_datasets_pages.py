@@ -78,7 +78,8 @@ def test_provider_reviews_datasets_and_decides_access_requests(live_server, page
     clinic_row = page.get_by_role("row").filter(has_text="Clinic dialogues")
     expect(clinic_row).to_contain_text("Restricted")
     expect(clinic_row.locator("td.number")).to_have_text(["3 pending for Clinic dialogues", "1"])
-    expect(page.get_by_role("row").filter(has_text="Paid read speech")).to_contain_text("USD cents")
+    paid_row = page.get_by_role("row").filter(has_text="Paid read speech")
+    expect(paid_row).to_contain_text("26.25 USD (base 25.00)")
     assert_accessible(page)
     screenshot(page, "datasets")
 
