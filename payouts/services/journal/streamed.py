@@ -13,12 +13,26 @@ from payouts.services.journal.entries import AccountRef
 from payouts.services.journal.posting import journal_transaction_replayed
 from payouts.services.journal.sql_hash import entries_digest_params, entries_digest_sql
 
-# The payee rows; the balancing entry is its own statement: in one statement, its account (a
-# platform account, often far from the payees' in id order) would widen the id range whose
-# accounts the entries' trigger reads to check the references.
+# The entries' ids, one block of the table's sequence: its first value, the sequence moved past
+# the block in the same statement (one sequence write instead of one nextval() per entry: each
+# a locked buffer, every 32nd a WAL record). Every posting appends under the chain lock, held
+# here, so no other insert takes a value of the block; one that did would fail on the primary
+# key, it could not duplicate an entry. Ids stay increasing in posting order.
+_IDS_SQL = """
+SELECT setval(pg_get_serial_sequence('payouts_entry', 'id')::regclass,
+              nextval(pg_get_serial_sequence('payouts_entry', 'id')::regclass) + %s) - %s
+"""
+
+# The payee rows, numbered from the block's first id; the balancing entry, the block's last id,
+# is its own statement: in one statement, its account (a platform account, often far from the
+# payees' in id order) would widen the id range whose accounts the entries' trigger reads to
+# check the references. {number}: row_number() (a window over the rows, ~20 ms at 100,000), or
+# the rows' own `n` when they carry one (then a row outside 1..count is not written, and the
+# written count is checked: with the primary key, the n are exactly 1..count).
 _INSERT_SQL = """
-INSERT INTO payouts_entry (transaction_id, account_id, currency, amount)
-SELECT %(_tx)s, r.account_id, %(_currency)s, r.amount FROM ({rows}) r
+INSERT INTO payouts_entry (id, transaction_id, account_id, currency, amount)
+SELECT %(_first)s::bigint + {number} - 1, %(_tx)s, r.account_id, %(_currency)s, r.amount
+FROM ({rows}) r{where}
 """
 
 
@@ -30,6 +44,7 @@ def journal_post_payee_query(
     params: dict,
     payee_kind: str,
     balancing: AccountRef,
+    rows_numbered: bool = False,
 ) -> tuple[JournalTransaction, bool]:
     """Append one journal transaction whose entries are the rows `(account_id, payee_id,
     amount)` of `rows_sql` plus one balancing entry of -sum(amount) on `balancing`; returns
@@ -44,7 +59,10 @@ def journal_post_payee_query(
     transaction or append-only ones). The rows are read twice (hashed, then inserted); the
     insert is checked to have written as many rows as were hashed, and PostgreSQL checks the
     balance (the written rows sum to the total hashed, which the balancing entry offsets) and
-    the references again at commit."""
+    the references again at commit.
+
+    `rows_numbered`: the rows also carry `n`, numbering them from 1 (the entries' ids are
+    taken from it instead of being numbered by the insert)."""
     if not idempotency_key or not kind:
         raise ValueError("idempotency_key and kind are required")
     with transaction.atomic():
@@ -68,6 +86,10 @@ def journal_post_payee_query(
         with connection.cursor() as cursor:
             cursor.execute(entries_digest_sql(rows_sql), hashing)
             count, total, bad, digest = cursor.fetchone()
+            if count and digest is None:
+                # The aggregates did not see the rows in account order: each sorts its own.
+                cursor.execute(entries_digest_sql(rows_sql, ordered_aggregates=True), hashing)
+                count, total, bad, digest = cursor.fetchone()
         if bad:
             raise ValueError("payee rows must be non-zero, on payee accounts only")
         if not count or not total:
@@ -81,17 +103,32 @@ def journal_post_payee_query(
             hash=digest,
         )
         with connection.cursor() as cursor:
+            # count payee entries and the balancing one: [first, first + count].
+            cursor.execute(_IDS_SQL, [count, count])
+            (first,) = cursor.fetchone()
+            if rows_numbered:
+                insert = _INSERT_SQL.format(
+                    rows=rows_sql, number="r.n", where=" WHERE r.n BETWEEN 1 AND %(_count)s"
+                )
+            else:
+                insert = _INSERT_SQL.format(rows=rows_sql, number="row_number() OVER ()", where="")
             cursor.execute(
-                _INSERT_SQL.format(rows=rows_sql),
-                {**params, "_tx": journal.pk, "_currency": balancing.currency},
+                insert,
+                {
+                    **params,
+                    "_first": first,
+                    "_count": count,
+                    "_tx": journal.pk,
+                    "_currency": balancing.currency,
+                },
             )
             if cursor.rowcount != count:
                 raise RuntimeError(
                     f"{idempotency_key}: wrote {cursor.rowcount} payee entries, hashed {count}"
                 )
             cursor.execute(
-                "INSERT INTO payouts_entry (transaction_id, account_id, currency, amount)"
-                " VALUES (%s, %s, %s, %s)",
-                [journal.pk, balancing.id, balancing.currency, -total],
+                "INSERT INTO payouts_entry (id, transaction_id, account_id, currency, amount)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [first + count, journal.pk, balancing.id, balancing.currency, -total],
             )
         return journal, True
