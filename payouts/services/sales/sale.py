@@ -4,6 +4,10 @@ over the dataset's share table into the payees' pending balances."""
 from __future__ import annotations
 
 import hashlib
+import sys
+from array import array
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.backends.postgresql.base import ServerBindingCursor
@@ -14,6 +18,7 @@ from marketplace.models import DatasetVersion
 from marketplace.services.errors import Invalid
 from payouts.models import MICRO_PER_CENT, JournalTransaction, LedgerAccount
 from payouts.services.journal import (
+    AccountRef,
     EntryLines,
     journal_post,
     journal_transaction_existing,
@@ -39,55 +44,103 @@ def rotation_key_for(idempotency_key: str) -> int:
 
 
 def _read_row_binary(sql: str, params: dict) -> tuple:
-    """The first row of `sql`, its values sent in binary: 100,000-element bigint arrays are
-    read ~10 ms faster than their text (Django's cursors bind client-side, and a client-side
-    binding cursor cannot ask for binary results)."""
+    """The first row of `sql`, its values sent in binary (Django's cursors bind client-side, and
+    a client-side binding cursor cannot ask for binary results)."""
     connection.ensure_connection()
     with connection.wrap_database_errors, ServerBindingCursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=True)
         return cursor.fetchone()
 
 
-def _share_accounts(*, table: ShareTable, currency: str) -> tuple[list[int], list[int], list[int]]:
-    """(pending account ids, payee ids, weights) of the table's lines in payee order (line order
-    is presentation only), creating missing pending accounts set-based first if there are any
-    (before the chain lock: see journal's lock order). One merge join in the usual case, its
-    rows returned as three arrays in one row: 100,000 rows of three columns cost psycopg a row
-    tuple each, three arrays are parsed at C speed (in binary: `_read_row_binary`)."""
-    params = {"kind": Kind.PAYEE_PENDING, "currency": currency, "table": table.pk}
-    select = """
-        SELECT array_agg(s.account_id), array_agg(s.payee_id), array_agg(s.weight)
-        FROM (
-            SELECT a.id AS account_id, sl.payee_id, sl.weight
-            FROM contributors_shareline sl
-            LEFT JOIN payouts_ledgeraccount a
-              ON a.payee_id = sl.payee_id AND a.kind = %(kind)s AND a.currency = %(currency)s
-            WHERE sl.table_id = %(table)s
-            ORDER BY sl.payee_id
-        ) s
-    """
-    account_ids, payee_ids, weights = _read_row_binary(select, params)
-    if account_ids is not None and None in account_ids:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO payouts_ledgeraccount (kind, payee_id, currency, created_at)
-                SELECT %(kind)s, sl.payee_id, %(currency)s, now()
-                FROM contributors_shareline sl
-                WHERE sl.table_id = %(table)s AND NOT EXISTS (
-                    SELECT 1 FROM payouts_ledgeraccount a
-                    WHERE a.payee_id = sl.payee_id AND a.kind = %(kind)s
-                      AND a.currency = %(currency)s
+def _int64_columns(packed: bytes, width: int) -> list[array]:
+    """`width` columns (int64 arrays) of big-endian int64 values packed row after row
+    (`int8send`)."""
+    values = array("q")
+    values.frombytes(packed)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return [values[column::width] for column in range(width)]
+
+
+# The platform accounts and the share lines with their pending accounts in one statement. The
+# lines come as one bytea of (account id, payee id, weight) int8 triples in payee order (line
+# order is presentation only): 100,000 rows cost psycopg a row tuple each, three binary arrays
+# a length word per element and three aggregates; one string_agg of fixed-width values is
+# unpacked at C speed. A missing account is sent as 0 and told apart by the count of accounts
+# found, not by the 0.
+_SHARE_ACCOUNTS = """
+    SELECT
+        (SELECT id FROM payouts_ledgeraccount
+         WHERE kind = %(clearing)s AND currency = %(currency)s AND payee_id IS NULL),
+        (SELECT id FROM payouts_ledgeraccount
+         WHERE kind = %(revenue)s AND currency = %(currency)s AND payee_id IS NULL),
+        count(*),
+        count(s.account_id),
+        string_agg(int8send(coalesce(s.account_id, 0)) || int8send(s.payee_id)
+                   || int8send(s.weight), '')
+    FROM (
+        SELECT a.id AS account_id, sl.payee_id, sl.weight
+        FROM contributors_shareline sl
+        LEFT JOIN payouts_ledgeraccount a
+          ON a.payee_id = sl.payee_id AND a.kind = %(kind)s AND a.currency = %(currency)s
+        WHERE sl.table_id = %(table)s
+        ORDER BY sl.payee_id
+    ) s
+"""
+
+
+class _SaleAccounts(NamedTuple):
+    clearing: AccountRef
+    revenue: AccountRef
+    account_ids: list[int]
+    payee_ids: list[int]
+    weights: Sequence[int]
+
+
+def _sale_accounts(*, table: ShareTable, currency: str) -> _SaleAccounts:
+    """The platform accounts a sale posts to and (pending account ids, payee ids, weights) of
+    the table's lines in payee order, read in one statement; missing accounts are created
+    set-based first (platform accounts, then payee accounts in payee order, as before: before
+    the chain lock, see journal's lock order), then the statement runs again."""
+    params = {
+        "clearing": Kind.PAYMENT_CLEARING,
+        "revenue": Kind.PLATFORM_REVENUE,
+        "kind": Kind.PAYEE_PENDING,
+        "currency": currency,
+        "table": table.pk,
+    }
+    clearing_id, revenue_id, lines, found, packed = _read_row_binary(_SHARE_ACCOUNTS, params)
+    if clearing_id is None or revenue_id is None or found < lines:
+        platform_account(kind=Kind.PAYMENT_CLEARING, currency=currency)
+        platform_account(kind=Kind.PLATFORM_REVENUE, currency=currency)
+        if found < lines:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    INSERT INTO payouts_ledgeraccount (kind, payee_id, currency, created_at)
+                    SELECT %(kind)s, sl.payee_id, %(currency)s, now()
+                    FROM contributors_shareline sl
+                    WHERE sl.table_id = %(table)s AND NOT EXISTS (
+                        SELECT 1 FROM payouts_ledgeraccount a
+                        WHERE a.payee_id = sl.payee_id AND a.kind = %(kind)s
+                          AND a.currency = %(currency)s
+                    )
+                    ORDER BY sl.payee_id
+                    ON CONFLICT (payee_id, kind, currency) WHERE payee_id IS NOT NULL DO NOTHING
+                    """,
+                    params,
                 )
-                ORDER BY sl.payee_id
-                ON CONFLICT (payee_id, kind, currency) WHERE payee_id IS NOT NULL DO NOTHING
-                """,
-                params,
-            )
-        account_ids, payee_ids, weights = _read_row_binary(select, params)
-    if account_ids is None:  # a table without lines
-        return [], [], []
-    # array_agg keeps the order of its sorted subquery (one plain aggregate over it); the
+        clearing_id, revenue_id, lines, found, packed = _read_row_binary(_SHARE_ACCOUNTS, params)
+        if found < lines:
+            raise RuntimeError(f"share table {table.pk}: payee accounts missing after creation")
+    clearing = AccountRef(clearing_id, Kind.PAYMENT_CLEARING, None, currency)
+    revenue = AccountRef(revenue_id, Kind.PLATFORM_REVENUE, None, currency)
+    if not lines:  # a table without lines
+        return _SaleAccounts(clearing, revenue, [], [], [])
+    account_column, payee_column, weights = _int64_columns(packed, 3)
+    # The weights stay an int64 array (the split reads it as is: ints by construction).
+    account_ids, payee_ids = account_column.tolist(), payee_column.tolist()
+    # string_agg keeps the order of its sorted subquery (one plain aggregate over it); the
     # split's tie-break depends on that order, so it is checked rather than assumed (a linear
     # pass on sorted input: payee ids are unique within a table).
     if sorted(payee_ids) != payee_ids:
@@ -95,7 +148,7 @@ def _share_accounts(*, table: ShareTable, currency: str) -> tuple[list[int], lis
         account_ids = [account_ids[i] for i in order]
         payee_ids = [payee_ids[i] for i in order]
         weights = [weights[i] for i in order]
-    return account_ids, payee_ids, weights
+    return _SaleAccounts(clearing, revenue, account_ids, payee_ids, weights)
 
 
 def _check_sale_replay(
@@ -166,15 +219,17 @@ def sale_post(
 
     with transaction.atomic():
         table = share_table or share_table_current(dataset_version.dataset)
-        clearing = platform_account(kind=Kind.PAYMENT_CLEARING, currency=currency)
-        revenue = platform_account(kind=Kind.PLATFORM_REVENUE, currency=currency)
-        account_ids, payee_ids, weights = _share_accounts(table=table, currency=currency)
+        clearing, revenue, account_ids, payee_ids, weights = _sale_accounts(
+            table=table, currency=currency
+        )
         if not weights:
             raise Invalid(f"Share table {table.pk} has no lines.")
         if table.basis == ShareTable.Basis.PERCENTAGE and sum(weights) != PERCENTAGE_TOTAL:
             raise Invalid(f"Share table {table.pk} percentages do not sum to 100.")
         base_micro = (gross_cents - platform_fee_cents) * MICRO_PER_CENT
-        shares = split_allocate(base_micro, weights, rotation_key=rotation_key_for(key))
+        credits = split_allocate(
+            base_micro, weights, rotation_key=rotation_key_for(key), negated=True
+        )
 
         lines = EntryLines()
         lines.add(clearing, gross_cents * MICRO_PER_CENT)
@@ -184,7 +239,7 @@ def sale_post(
             currency=currency,
             account_ids=account_ids,
             payee_ids=payee_ids,
-            amounts=[-share for share in shares],
+            amounts=credits,
         )
         journal, created = journal_post(
             check_accounts=False,  # read from the account rows just above
