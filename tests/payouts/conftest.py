@@ -5,12 +5,16 @@ from dataclasses import dataclass
 
 import pytest
 from django.db import connection
+from hypothesis import strategies as st
 
 from contributors.models import Payee, ShareTable
 from contributors.services.shares import share_table_set
 from marketplace.actors import actor_for_member
 from marketplace.models import DatasetVersion, Organization, User
 from tests.catalogue_helpers import publish_dataset
+
+# The split's rotation key: any unsigned 64-bit value (rotation_key_for's range).
+rotation_keys = st.integers(min_value=0, max_value=2**64 - 1)
 
 
 @dataclass

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from payouts.models import MICRO_PER_CENT
 from payouts.services import split_allocate
 from payouts.services.sales import rotation_key_for
+from tests.payouts.conftest import rotation_keys
 
 amounts = st.integers(min_value=1, max_value=10**7).map(lambda cents: cents * MICRO_PER_CENT)
 weights_lists = st.lists(st.integers(min_value=1, max_value=10**9), min_size=1, max_size=5_000)
-rotation_keys = st.integers(min_value=0, max_value=2**64 - 1)
 
 
 def _assert_quota_property(amount, weights, shares):

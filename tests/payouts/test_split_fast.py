@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from payouts.models import MICRO_PER_CENT
 from payouts.services import split_allocate
+from tests.payouts.conftest import rotation_keys
 
 
 def _reference_split(amount: int, weights: list[int], rotation_key: int) -> list[int]:
@@ -26,9 +27,6 @@ def _reference_split(amount: int, weights: list[int], rotation_key: int) -> list
         cut = sorted(keys, reverse=True)[left - 1]
         shares = [share + (key >= cut) for share, key in zip(shares, keys, strict=True)]
     return shares
-
-
-rotation_keys = st.integers(min_value=0, max_value=2**64 - 1)
 
 
 @settings(max_examples=300, deadline=None)

@@ -16,10 +16,9 @@ from payouts.models import MICRO_PER_CENT, Entry, LedgerAccount
 from payouts.services import ledger_verify, platform_account, sale_post, split_allocate
 from payouts.services.journal import payee_accounts_ensure
 from payouts.services.sales.sale import _int64_columns, rotation_key_for
-from tests.payouts.conftest import payees_seeded, set_shares
+from tests.payouts.conftest import payees_seeded, rotation_keys, set_shares
 
 Kind = LedgerAccount.Kind
-rotation_keys = st.integers(min_value=0, max_value=2**64 - 1)
 
 
 @settings(max_examples=300, deadline=None)
