@@ -135,8 +135,17 @@ def test_a_member_cannot_remove_others_and_the_last_owner_cannot_leave():
     assert b"Only an owner can remove another member" in response.content
     assert Membership.objects.filter(pk=colleague_membership.pk).exists()
     own = Membership.objects.get(user=owner, organization=org)
+    # The page offers the last owner no Leave button, and says why; a forged POST is refused.
+    page = browser(owner).get("/organization").content.decode()
+    assert "The last owner: to leave, invite another owner first." in page
+    assert f'action="/organization/members/{own.pk}/remove"' not in page
     response = browser(owner).post(f"/organization/members/{own.pk}/remove", follow=True)
-    assert b"last owner" in response.content
+    assert b"The last owner cannot leave or be removed" in response.content
+    assert Membership.objects.filter(pk=own.pk).exists()
+    # With a second owner, either may leave.
+    Membership.objects.filter(user=colleague, organization=org).update(role=Membership.Role.OWNER)
+    page = browser(owner).get("/organization").content.decode()
+    assert f'action="/organization/members/{own.pk}/remove"' in page and ">Leave</button>" in page
     # Leaving works for a member.
     mine = Membership.objects.get(user=member, organization=org)
     assert browser(member).post(f"/organization/members/{mine.pk}/remove")["Location"] == "/"

@@ -77,11 +77,15 @@ def _organization_page(request, *, invite_form, status=200):
         if actor.is_owner
         else []
     )
+    members = list(members_of(actor.organization))
+    owners = sum(m.role == Membership.Role.OWNER for m in members)
     return render(
         request,
         "web/organization.html",
         {
-            "members": members_of(actor.organization),
+            "members": members,
+            # The last owner cannot leave (the service refuses): no button that can only fail.
+            "last_owner": owners == 1,
             "invitations": [i for i in invitations if i.is_open],
             "invite_form": invite_form,
         },
