@@ -107,14 +107,17 @@ def test_a_sale_posts_the_split_in_payee_order_whatever_accounts_existed(version
     if existing == "all":
         payee_accounts_ensure(kind=Kind.PAYEE_PENDING, currency="usd", payee_ids=payees)
 
-    sale = sale_post(
-        order_ref="read-1",
-        dataset_version=version,
-        gross_cents=1_000_003,
-        platform_fee_cents=7,
-        currency="usd",
-        share_table=table,
-    )
+    def sell():
+        return sale_post(
+            order_ref="read-1",
+            dataset_version=version,
+            gross_cents=1_000_003,
+            platform_fee_cents=7,
+            currency="usd",
+            share_table=table,
+        )
+
+    sale = sell()
 
     entries = _posted(sale)
     by_payee = {payee: amount for _, _, payee, kind, amount in entries if payee is not None}
@@ -149,14 +152,7 @@ def test_a_sale_posts_the_split_in_payee_order_whatever_accounts_existed(version
     assert sum(amount for *_, amount in entries) == 0
     assert ledger_verify().ok
 
-    again = sale_post(
-        order_ref="read-1",
-        dataset_version=version,
-        gross_cents=1_000_003,
-        platform_fee_cents=7,
-        currency="usd",
-        share_table=table,
-    )
+    again = sell()
     assert again.pk == sale.pk
     assert _posted(again) == entries
 

@@ -139,6 +139,7 @@ def test_a_member_cannot_remove_others_and_the_last_owner_cannot_leave():
     page = browser(owner).get("/organization").content.decode()
     assert "The last owner: to leave, invite another owner first." in page
     assert f'action="/organization/members/{own.pk}/remove"' not in page
+    assert "The last owner" not in browser(member).get("/organization").content.decode()
     response = browser(owner).post(f"/organization/members/{own.pk}/remove", follow=True)
     assert b"The last owner cannot leave or be removed" in response.content
     assert Membership.objects.filter(pk=own.pk).exists()

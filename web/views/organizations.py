@@ -78,14 +78,14 @@ def _organization_page(request, *, invite_form, status=200):
         else []
     )
     members = list(members_of(actor.organization))
-    owners = sum(m.role == Membership.Role.OWNER for m in members)
+    owners = [m.pk for m in members if m.role == Membership.Role.OWNER]
     return render(
         request,
         "web/organization.html",
         {
             "members": members,
             # The last owner cannot leave (the service refuses): no button that can only fail.
-            "last_owner": owners == 1,
+            "last_owner_id": owners[0] if len(owners) == 1 else None,
             "invitations": [i for i in invitations if i.is_open],
             "invite_form": invite_form,
         },

@@ -14,7 +14,7 @@ from marketplace.services.audit import audit_record
 from marketplace.services.errors import Invalid
 from payouts.models import CURRENCY_RE, MICRO_PER_CENT, JournalTransaction, LedgerAccount, PayoutRun
 from payouts.services.journal import ledger_chain_lock, platform_account
-from payouts.services.journal.streamed import journal_post_payee_query
+from payouts.services.journal.streamed import id_block_sql, journal_post_payee_query
 
 Kind = LedgerAccount.Kind
 TxKind = JournalTransaction.Kind
@@ -72,24 +72,16 @@ FROM (
 ) s
 """
 
-# Two numbers, nothing per line comes back to the process, and the first of the lines' ids:
-# one block of the table's sequence, the sequence moved past the block in the same statement
-# (one sequence write instead of one nextval() per line, each a locked buffer and every 32nd a
-# WAL record: ~70 ms at 100,000 lines). Only a run inserts lines, and runs are created one at
-# a time under the chain lock, so the block is the run's: ids stay increasing from run to run
-# (pk order is creation order, which a line's audit trail relies on). An insert elsewhere that
-# took a value of the block would fail on the primary key; it could not duplicate a line.
-_TOTALS = """
-SELECT t.n, t.cents,
-       CASE WHEN t.n > 0 THEN
-           setval(pg_get_serial_sequence('payouts_payoutline', 'id')::regclass,
-                  nextval(pg_get_serial_sequence('payouts_payoutline', 'id')::regclass) + t.n - 1)
-           - t.n + 1
-       END
+# Two numbers, nothing per line comes back to the process, and the first of the lines' ids
+# (one block of the sequence, see `id_block_sql`: runs are created one at a time under the
+# chain lock, so the block is the run's; pk order is creation order, which a line's audit trail
+# relies on).
+_TOTALS = f"""
+SELECT t.n, t.cents, CASE WHEN t.n > 0 THEN {id_block_sql("payouts_payoutline", "t.n")} END
 FROM (
     SELECT count(*) AS n, coalesce(sum(amount_cents), 0)::bigint AS cents FROM payout_run_picked
 ) t
-"""
+"""  # noqa: S608 - constants only
 
 _LINES = """
 INSERT INTO payouts_payoutline (
