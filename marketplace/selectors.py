@@ -1,7 +1,7 @@
 """Catalogue reads (MDC E1–E3)."""
 
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from functools import cache
 
@@ -18,6 +18,7 @@ from marketplace.models import (
     Visibility,
 )
 from marketplace.models.catalogue import LICENSE_FLAG_FIELDS, LISTED_CONDITION
+from marketplace.models.search import DatasetTerm, DatasetTermCount
 from marketplace.pagination import Page
 from marketplace.prepared import RowReader
 from marketplace.pricing import platform_fee_cents
@@ -157,6 +158,12 @@ def _page_columns() -> tuple[str, list[RowReader]]:
     return select, readers
 
 
+_PAGE_JOINS = (
+    "JOIN marketplace_datasetversion v ON v.id = d.latest_version_id "
+    "JOIN marketplace_organization o ON o.id = d.organization_id"
+)
+
+
 def _datasets(rows) -> list[Dataset]:
     """Model instances as the ORM makes them, the version and organisation cached on the
     dataset as `select_related` caches them."""
@@ -187,6 +194,68 @@ def _text_search_memory():
         yield
 
 
+# --- one-word searches, from the word index ------------------------------------------------------
+# A one-word search (the commonest kind, and over a large catalogue the costliest: a common word
+# matches a sixth of it) sorted by relevance or date and narrowed by nothing but pricing is
+# answered from the word index (marketplace/models/search.py): its count is one row, its page an
+# index range of `limit` rows. Same rows, same order, same total as the GIN path (the index holds
+# each match's ts_rank for the word), which answers every other search.
+_WORD_SORTS = {"relevance": "t.rank", "newest": "t.published_at"}
+_WORD_FIELDS = {"q", "pricing", "sort", "direction", "page", "limit"}
+_PAID = {"compensated": True, "free": False}
+# The query's lexeme when it is one plain lexeme (round-tripped through the tsquery it must be;
+# a phrase, an OR or a negation has more than one node), with its count.
+_WORD_COUNT_SQL = (
+    "SELECT w.lexeme, (SELECT coalesce(sum(c.n), 0)::bigint FROM {counts} c "
+    "WHERE c.lexeme = w.lexeme{paid}) "
+    "FROM websearch_to_tsquery('english'::regconfig, %s) q, LATERAL (SELECT CASE "
+    "WHEN numnode(q) = 1 THEN (tsvector_to_array(querytree(q)::tsvector))[1] END AS lexeme) w "
+    "WHERE w.lexeme IS NOT NULL AND q = marketplace_lexeme_tsquery(w.lexeme)"
+)
+
+
+def _others(query: CatalogueQuery) -> dict:
+    return {f.name: getattr(query, f.name) for f in fields(query) if f.name not in _WORD_FIELDS}
+
+
+_NOT_NARROWED = _others(CatalogueQuery())
+
+
+def _word_search(query: CatalogueQuery, sort: str, direction: str, offset: int) -> Page | None:
+    """The page of a one-word search from the word index, or None when the search is not one
+    word, is narrowed by more than pricing (every other field compared with its default, so a
+    filter added later is never ignored here) or sorted otherwise."""
+    if not query.q or sort not in _WORD_SORTS or _others(query) != _NOT_NARROWED:
+        return None
+    paid = _PAID.get(query.pricing)
+    paid_params = [] if paid is None else [paid]
+    count_sql = _WORD_COUNT_SQL.format(
+        counts=DatasetTermCount._meta.db_table,
+        paid="" if paid is None else " AND c.is_paid = %s",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(count_sql, [*paid_params, query.q])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        lexeme, total = row
+        items = []
+        if offset < total:
+            select, _models = _page_columns()
+            key = _WORD_SORTS[sort]
+            cursor.execute(
+                f"SELECT {select} FROM (SELECT t.dataset_id, {key} AS k "  # noqa: S608 - constants
+                f"FROM {DatasetTerm._meta.db_table} t WHERE t.lexeme = %s"
+                f"{'' if paid is None else ' AND t.is_paid = %s'} "
+                f"ORDER BY {key} {direction}, t.dataset_id {direction} LIMIT %s OFFSET %s) p "
+                f"JOIN marketplace_dataset d ON d.id = p.dataset_id {_PAGE_JOINS} "
+                f"ORDER BY p.k {direction}, p.dataset_id {direction}",
+                [lexeme, *paid_params, query.limit, offset],
+            )
+            items = _datasets(cursor.fetchall())
+    return Page(items=items, total=total, page=query.page, limit=query.limit)
+
+
 def catalogue_search(query: CatalogueQuery) -> Page:
     """Filters combine with AND, repeated values with OR; an unknown value matches nothing;
     ranges include their ends.
@@ -201,11 +270,11 @@ def catalogue_search(query: CatalogueQuery) -> Page:
     direction = "ASC" if query.direction == "asc" else "DESC"
     order = f"{_ORDER_COLUMNS[sort]} {direction}, d.id {direction}"
     offset = (query.page - 1) * query.limit
+    word_page = _word_search(query, sort, direction, offset)
+    if word_page is not None:
+        return word_page
     select, _models = _page_columns()
-    joins = (
-        "JOIN marketplace_datasetversion v ON v.id = d.latest_version_id "
-        "JOIN marketplace_organization o ON o.id = d.organization_id"
-    )
+    joins = _PAGE_JOINS
     if sort == "relevance":
         # Rank and cut on the dataset table alone, then join the page's rows (joining the
         # versions and organisations of every match before the LIMIT would cost a full scan).

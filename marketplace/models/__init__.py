@@ -5,6 +5,7 @@ from .identity import ApiKey, Membership, Organization, OrganizationInvitation, 
 from .ingestion import CheckResult, CheckRun
 from .members import VersionMember
 from .registry import RegistrySchema
+from .search import DatasetTerm, DatasetTermCount
 from .stripe_events import StripeEvent
 from .takedowns import CounterNotice, TakedownNotice
 
@@ -18,6 +19,8 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "EventDelivery",
+    "DatasetTerm",
+    "DatasetTermCount",
     "DatasetVersion",
     "VersionMember",
     "FileUpload",

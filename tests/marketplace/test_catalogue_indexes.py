@@ -113,8 +113,26 @@ def test_the_largest_first_page_of_a_task_and_locale_walks_the_size_index(shelf,
     assert "dataset_listed_tl_size" in indexes_used(page, bitmaps=False)
 
 
-@pytest.mark.parametrize("extra", ["", "&pricing=free", "&sort=newest"])
+@pytest.mark.parametrize("extra", ["", "&pricing=compensated", "&sort=newest"])
 def test_a_text_search_uses_the_listed_search_index(shelf, extra):
-    count, ranked_page = catalogue_statements(f"/api/datasets?q=speech{extra}")
+    # Two words: not a one-word search (whose lexeme lookup finds none), so the GIN path.
+    _one_word, count, ranked_page = catalogue_statements(f"/api/datasets?q=copied+speech{extra}")
     assert "dataset_listed_search" in indexes_used(count)
     assert "dataset_listed_search" in indexes_used(ranked_page) or extra == "&sort=newest"
+
+
+@pytest.mark.parametrize(
+    "extra,index",
+    [
+        ("", "datasetterm_relevance"),
+        ("&pricing=compensated", "datasetterm_relevance"),
+        ("&sort=newest", "datasetterm_newest"),
+        ("&sort=newest&sortDirection=asc&pricing=free", "datasetterm_newest"),
+    ],
+)
+def test_a_one_word_search_reads_a_count_row_and_an_index_range(shelf, extra, index):
+    """The word index (marketplace/models/search.py): the count is one primary-key read, the
+    page an ordered range of the word's index."""
+    count, page = catalogue_statements(f"/api/datasets?q=speech{extra}")
+    assert indexes_used(count) == {"marketplace_datasettermcount_pkey"}
+    assert index in indexes_used(page, bitmaps=False)
