@@ -56,7 +56,7 @@ CACHED_SHAPES = [
     ("/api/datasets?task=ASR&locale=en", "two filters"),
 ]
 # A different search word / filter combination on every request: never a page-cache hit.
-UNCACHED_KINDS = ["search", "filters"]
+UNCACHED_KINDS = ["search-word", "search-two-words", "filters"]
 SHAPES = CACHED_SHAPES  # report_result_sizes
 
 # --- measurement --------------------------------------------------------------------------------

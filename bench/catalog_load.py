@@ -34,16 +34,32 @@ def search_words() -> list[str]:
 
 
 def unique_paths(kind: str, seed: int = 14) -> list[str]:
-    """Distinct paths of one kind, shuffled. "search": one or two words (websearch syntax),
-    optionally narrowed by pricing, sorted by relevance or newest, page 1 or 2. "filters": task x
-    locale, optionally a sample / pricing / upload-date filter, sorted newest or by size."""
+    """Distinct paths of one kind, shuffled. "search-word": one word of the vocabulary (the
+    hyphenated ones are phrase searches), optionally narrowed by pricing, sorted by relevance or
+    newest in either direction, page 1 to 3. "search-two-words": a language and a qualifier
+    (websearch syntax: both words), optionally narrowed by pricing, sorted by relevance or
+    newest. "filters": task x locale, optionally a sample / pricing / upload-date filter,
+    sorted newest or by size."""
     rng = random.Random(seed)
     combos: list[dict] = []
-    if kind == "search":
-        words = search_words()
+    if kind == "search-word":
+        for q in search_words():
+            for pricing in ("", "free", "compensated"):
+                for sort in ("", "newest"):
+                    for direction in ("", "asc"):
+                        for page in ("", "2", "3"):
+                            combos.append(
+                                {
+                                    "q": q,
+                                    "pricing": pricing,
+                                    "sort": sort,
+                                    "sortDirection": direction,
+                                    "page": page,
+                                }
+                            )
+    elif kind == "search-two-words":
         languages = [name.lower() for name, _l, _w in LANGUAGES]
-        queries = words + [f"{lang} {q.lower()}" for lang in languages for q in QUALIFIERS]
-        for q in queries:
+        for q in [f"{lang} {q.lower()}" for lang in languages for q in QUALIFIERS]:
             for pricing in ("", "free", "compensated"):
                 for sort in ("", "newest"):
                     combos.append({"q": q, "pricing": pricing, "sort": sort})

@@ -101,8 +101,9 @@ def _in(column: str, values: list, where: list[str], params: list) -> None:
     params.extend(values)
 
 
-def _where(query: CatalogueQuery) -> tuple[str, list]:
-    """The WHERE of E1 (on `marketplace_dataset d`) and its parameters."""
+def _where(query: CatalogueQuery, tsquery: tuple[str, str] | None = None) -> tuple[str, list]:
+    """The WHERE of E1 (on `marketplace_dataset d`) and its parameters; `tsquery` is the text
+    search's SQL and parameter (`_search_tsquery`)."""
     where, params = [_LISTED_SQL], []
     for column, values in (
         ("d.task", query.tasks),
@@ -137,8 +138,9 @@ def _where(query: CatalogueQuery) -> tuple[str, list]:
         where.append("d.size_bytes <= %s")
         params.append(query.max_size_bytes)
     if query.q:
-        where.append(f"d.search_vector @@ {_TSQUERY}")
-        params.append(query.q)
+        sql, param = tsquery or (_TSQUERY, query.q)
+        where.append(f"d.search_vector @@ {sql}")
+        params.append(param)
     return " AND ".join(f"({condition})" for condition in where), params
 
 
@@ -195,23 +197,41 @@ def _text_search_memory():
 
 
 # --- one-word searches, from the word index ------------------------------------------------------
-# A one-word search (the commonest kind, and over a large catalogue the costliest: a common word
-# matches a sixth of it) sorted by relevance or date and narrowed by nothing but pricing is
-# answered from the word index (marketplace/models/search.py): its count is one row, its page an
-# index range of `limit` rows. Same rows, same order, same total as the GIN path (the index holds
-# each match's ts_rank for the word), which answers every other search.
+# A search for one word matches the datasets holding that word. A plain word is one lexeme; a
+# hyphenated one is looked up as the whole word ("code-switching" → 'code-switch'), which its
+# parse adds to a dataset's search_vector exactly where the text has it (websearch would make it
+# the phrase 'code-switch' <-> 'code' <-> 'switch', which only that parse produces, and recheck
+# every candidate's positions).
+# One-word searches (the commonest kind, and over a large catalogue the costliest: a common word
+# matches a sixth of it) sorted by relevance or date and narrowed by nothing but pricing are
+# answered from the word index (marketplace/models/search.py): the count is one row, the page an
+# index range of `limit` rows, in the order of the GIN path (the index holds each match's ts_rank
+# for the word). Every other search runs on the GIN index.
 _WORD_SORTS = {"relevance": "t.rank", "newest": "t.published_at"}
 _WORD_FIELDS = {"q", "pricing", "sort", "direction", "page", "limit"}
 _PAID = {"compensated": True, "free": False}
-# The query's lexeme when it is one plain lexeme (round-tripped through the tsquery it must be;
-# a phrase, an OR or a negation has more than one node), with its count.
-_WORD_COUNT_SQL = (
-    "SELECT w.lexeme, (SELECT coalesce(sum(c.n), 0)::bigint FROM {counts} c "
-    "WHERE c.lexeme = w.lexeme{paid}) "
-    "FROM websearch_to_tsquery('english'::regconfig, %s) q, LATERAL (SELECT CASE "
-    "WHEN numnode(q) = 1 THEN (tsvector_to_array(querytree(q)::tsvector))[1] END AS lexeme) w "
-    "WHERE w.lexeme IS NOT NULL AND q = marketplace_lexeme_tsquery(w.lexeme)"
+_COMPOUND = ("asciihword", "hword", "numhword")
+_PARTS = (*_COMPOUND, "hword_asciipart", "hword_part", "hword_numpart", "blank")
+# The search's word (NULL when it is not one word: a phrase, an OR, a negation, several
+# words), and how many listed datasets hold it (with the pricing filter, if any).
+_WORD_SQL = f"""
+WITH w AS (
+  SELECT CASE
+    WHEN numnode(q) = 1 THEN (
+      SELECT l FROM (SELECT (tsvector_to_array(querytree(q)::tsvector))[1] AS l) one
+       WHERE q = marketplace_lexeme_tsquery(l))
+    WHEN %(hyphen)s THEN (
+      SELECT CASE WHEN count(*) FILTER (WHERE alias IN {_COMPOUND}) = 1
+                   AND count(*) FILTER (WHERE alias NOT IN {_PARTS}) = 0
+             THEN max(lexemes[1]) FILTER (WHERE alias IN {_COMPOUND}) END
+        FROM ts_debug('english'::regconfig, %(q)s))
+  END AS lexeme
+  FROM websearch_to_tsquery('english'::regconfig, %(q)s) q
 )
+SELECT w.lexeme, (SELECT coalesce(sum(c.n), 0)::bigint FROM {DatasetTermCount._meta.db_table} c
+                   WHERE c.lexeme = w.lexeme AND c.is_paid = ANY(%(paid)s))
+  FROM w
+"""  # noqa: S608 - constants only
 
 
 def _others(query: CatalogueQuery) -> dict:
@@ -221,28 +241,36 @@ def _others(query: CatalogueQuery) -> dict:
 _NOT_NARROWED = _others(CatalogueQuery())
 
 
-def _word_search(query: CatalogueQuery, sort: str, direction: str, offset: int) -> Page | None:
-    """The page of a one-word search from the word index, or None when the search is not one
-    word, is narrowed by more than pricing (every other field compared with its default, so a
-    filter added later is never ignored here) or sorted otherwise."""
-    if not query.q or sort not in _WORD_SORTS or _others(query) != _NOT_NARROWED:
+def _search_word(query: CatalogueQuery) -> tuple[str | None, int]:
+    """The search's word (None if it is not one word) and the listed datasets holding it,
+    counted with the query's pricing filter."""
+    paid = _PAID.get(query.pricing)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WORD_SQL,
+            {
+                "q": query.q,
+                "hyphen": "-" in query.q and not query.q.strip().startswith("-"),
+                "paid": [True, False] if paid is None else [paid],
+            },
+        )
+        return cursor.fetchone()
+
+
+def _word_search(
+    query: CatalogueQuery, lexeme: str, total: int, sort: str, direction: str, offset: int
+) -> Page | None:
+    """The page of a one-word search from the word index, or None when the search is narrowed
+    by more than pricing (every other field compared with its default, so a filter added later
+    is never ignored here) or sorted otherwise."""
+    if sort not in _WORD_SORTS or _others(query) != _NOT_NARROWED:
         return None
     paid = _PAID.get(query.pricing)
-    paid_params = [] if paid is None else [paid]
-    count_sql = _WORD_COUNT_SQL.format(
-        counts=DatasetTermCount._meta.db_table,
-        paid="" if paid is None else " AND c.is_paid = %s",
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(count_sql, [*paid_params, query.q])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        lexeme, total = row
-        items = []
-        if offset < total:
-            select, _models = _page_columns()
-            key = _WORD_SORTS[sort]
+    items = []
+    if offset < total:
+        select, _models = _page_columns()
+        key = _WORD_SORTS[sort]
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {select} FROM (SELECT t.dataset_id, {key} AS k "  # noqa: S608 - constants
                 f"FROM {DatasetTerm._meta.db_table} t WHERE t.lexeme = %s"
@@ -250,7 +278,7 @@ def _word_search(query: CatalogueQuery, sort: str, direction: str, offset: int) 
                 f"ORDER BY {key} {direction}, t.dataset_id {direction} LIMIT %s OFFSET %s) p "
                 f"JOIN marketplace_dataset d ON d.id = p.dataset_id {_PAGE_JOINS} "
                 f"ORDER BY p.k {direction}, p.dataset_id {direction}",
-                [lexeme, *paid_params, query.limit, offset],
+                [lexeme, *([] if paid is None else [paid]), query.limit, offset],
             )
             items = _datasets(cursor.fetchall())
     return Page(items=items, total=total, page=query.page, limit=query.limit)
@@ -263,28 +291,33 @@ def catalogue_search(query: CatalogueQuery) -> Page:
     number of queries per page whatever its size: the exact count and the page (with
     organisation and version joined; a text search ranks and cuts the matching ids on the
     dataset table alone, then joins the page's rows)."""
-    where, params = _where(query)
     sort = query.sort or ("relevance" if query.q else "newest")
     if sort == "relevance" and not query.q:
         sort = "newest"
     direction = "ASC" if query.direction == "asc" else "DESC"
     order = f"{_ORDER_COLUMNS[sort]} {direction}, d.id {direction}"
     offset = (query.page - 1) * query.limit
-    word_page = _word_search(query, sort, direction, offset)
-    if word_page is not None:
-        return word_page
+    tsquery = (_TSQUERY, query.q)
+    if query.q:
+        lexeme, word_total = _search_word(query)
+        if lexeme is not None:
+            word_page = _word_search(query, lexeme, word_total, sort, direction, offset)
+            if word_page is not None:
+                return word_page
+            tsquery = ("marketplace_lexeme_tsquery(%s)", lexeme)
+    where, params = _where(query, tsquery)
     select, _models = _page_columns()
     joins = _PAGE_JOINS
     if sort == "relevance":
         # Rank and cut on the dataset table alone, then join the page's rows (joining the
         # versions and organisations of every match before the LIMIT would cost a full scan).
         page_sql = (
-            f"SELECT {select} FROM (SELECT d.id, ts_rank(d.search_vector, {_TSQUERY}) AS rank "  # noqa: S608 - built from constants
+            f"SELECT {select} FROM (SELECT d.id, ts_rank(d.search_vector, {tsquery[0]}) AS rank "  # noqa: S608 - built from constants
             f"FROM marketplace_dataset d WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) p "
             f"JOIN marketplace_dataset d ON d.id = p.id {joins} "
             f"ORDER BY p.rank {direction}, p.id {direction}"
         )
-        page_params = [query.q, *params, query.limit, offset]
+        page_params = [tsquery[1], *params, query.limit, offset]
     else:
         page_sql = (
             f"SELECT {select} FROM marketplace_dataset d {joins} WHERE {where} "  # noqa: S608

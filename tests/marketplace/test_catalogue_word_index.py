@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.expressions import OrderBy
+from django.db.models.expressions import OrderBy, RawSQL
 from django.db.utils import DatabaseError
 from django.test.utils import CaptureQueriesContext
 
@@ -131,8 +131,8 @@ def test_one_word_searches_answer_exactly_as_the_full_text_search(shelf):
 @pytest.mark.parametrize(
     "word,extra",
     [
-        ("code-switched", {}),  # a phrase: 'code-switch' <-> 'code' <-> 'switch'
-        ("O'Brien", {}),  # a phrase too
+        ("O'Brien", {}),  # a phrase: 'o' <-> 'brien'
+        ("-code-switched", {}),  # a negation
         ("whale song", {}),  # two words
         ("whale or river", {}),
         ("whale -song", {}),
@@ -149,6 +149,45 @@ def test_other_searches_run_on_the_full_text_index(shelf, word, extra):
         total, ids = gin_answer(word, "", "", "desc")
         assert (answer.total, [d.pk for d in answer.items]) == (total, ids)
         assert total > 0
+
+
+def compound_answer(raw: str, sort: str, direction: str, **filters) -> tuple[int, list[int]]:
+    """The listed datasets holding the lexeme of `raw` (tsquery input), in its ts_rank order."""
+    descending = direction == "desc"
+    rows = Dataset.objects.filter(LISTED_CONDITION, **filters).extra(
+        where=["search_vector @@ %s::tsquery"], params=[raw]
+    )
+    if sort == "newest":
+        key = OrderBy(F("published_at"), descending=descending)
+    else:
+        rows = rows.annotate(rank=RawSQL("ts_rank(search_vector, %s::tsquery)", [raw]))
+        key = OrderBy(F("rank"), descending=descending)
+    ids = list(
+        rows.order_by(key, OrderBy(F("id"), descending=descending)).values_list("pk", flat=True)
+    )
+    return len(ids), ids
+
+
+def test_a_hyphenated_word_is_looked_up_as_the_whole_word(shelf):
+    """websearch makes "code-switched" the phrase 'code-switch' <-> 'code' <-> 'switch'; the
+    index looks up the whole word's lexeme, which its parse adds exactly where the text has it:
+    the same datasets, ranked by that lexeme (here and, narrowed by a filter, on the GIN path)."""
+    phrase_total, phrase_ids = gin_answer("code-switched", "", "", "desc")
+    assert phrase_total > 20
+    for pricing in ("", "compensated"):
+        for sort in ("", "newest"):
+            for direction in ("desc", "asc"):
+                total, ids, used_index = word_index_answer(
+                    "code-switched", pricing, sort, direction
+                )
+                filters = {"is_paid": pricing == "compensated"} if pricing else {}
+                assert (total, ids) == compound_answer("'code-switch'", sort, direction, **filters)
+                assert used_index
+    assert sorted(word_index_answer("code-switched", "", "", "desc")[1]) == sorted(phrase_ids)
+    narrowed = catalogue_search(CatalogueQuery(q="Code-Switched", tasks=["ASR"], limit=500))
+    expected = compound_answer("'code-switch'", "", "desc", task="ASR")
+    assert (narrowed.total, [d.pk for d in narrowed.items]) == expected
+    assert narrowed.total > 0
 
 
 def test_the_api_answers_a_one_word_search_from_the_index(shelf):
