@@ -9,11 +9,14 @@
   reads): when a dataset's words, price, publication date or listing change, the counts move by
   the difference between the old and the new row (one upsert, in lexeme order, so concurrent
   publications lock the shared count rows in the same order) and the dataset's rows are
-  replaced. A count that would fall below zero (the index out of step with the dataset table)
-  fails the statement rather than go on wrong;
+  replaced. A count that would fall below zero, or old rows not all found (the index out of
+  step with the dataset table), fails the statement rather than go on wrong;
 * `marketplace_dataset_terms_rebuild()`: both tables refilled from the view, under a SHARE
   lock on the dataset table (no dataset changes meanwhile); for bulk loads that bypassed the
-  trigger. This migration runs it once for the datasets already there.
+  trigger. This migration runs it once for the datasets already there, before the indexes are
+  built (Django creates `datasetterm_newest` at the end of the migration);
+* the word index's primary key (lexeme, rank, dataset) gets `INCLUDE (is_paid)`, which Django's
+  CompositePrimaryKey cannot say: the relevance page narrowed by pricing is an index-only scan.
 """
 
 import django.db.models.deletion
@@ -25,6 +28,8 @@ LISTED = (
 )
 
 FORWARD = rf"""
+ALTER TABLE marketplace_datasetterm DROP CONSTRAINT marketplace_datasetterm_pkey;
+
 CREATE FUNCTION marketplace_lexeme_tsquery(lexeme text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery
@@ -41,6 +46,7 @@ DECLARE
     was_listed boolean := TG_OP <> 'INSERT' AND ({LISTED.format(t="OLD")});
     is_listed boolean := TG_OP <> 'DELETE' AND ({LISTED.format(t="NEW")});
     lowest bigint;
+    removed bigint;
 BEGIN
     IF NOT was_listed AND NOT is_listed THEN
         RETURN NULL;
@@ -69,7 +75,17 @@ BEGIN
             USING HINT = 'run manage.py catalogue_terms_rebuild';
     END IF;
     IF was_listed THEN
-        DELETE FROM marketplace_datasetterm WHERE dataset_id = OLD.id;
+        -- By the primary key: each old word with its old rank (ts_rank is deterministic).
+        DELETE FROM marketplace_datasetterm t
+         USING unnest(OLD.search_vector) u
+         WHERE t.lexeme = u.lexeme
+           AND t.rank = ts_rank(OLD.search_vector, marketplace_lexeme_tsquery(u.lexeme))
+           AND t.dataset_id = OLD.id;
+        GET DIAGNOSTICS removed = ROW_COUNT;
+        IF removed <> length(OLD.search_vector) THEN
+            RAISE EXCEPTION 'the word index is out of step with dataset %', OLD.id
+                USING HINT = 'run manage.py catalogue_terms_rebuild';
+        END IF;
     END IF;
     IF is_listed THEN
         INSERT INTO marketplace_datasetterm (dataset_id, lexeme, is_paid, published_at, rank)
@@ -102,6 +118,9 @@ BEGIN
 END $$;
 
 SELECT marketplace_dataset_terms_rebuild();
+
+ALTER TABLE marketplace_datasetterm ADD CONSTRAINT marketplace_datasetterm_pkey
+    PRIMARY KEY (lexeme, rank, dataset_id) INCLUDE (is_paid);
 """  # noqa: S608 - constants only
 
 BACKWARD = """
@@ -144,8 +163,9 @@ class Migration(migrations.Migration):
                 (
                     "pk",
                     models.CompositePrimaryKey(
-                        "dataset_id",
                         "lexeme",
+                        "rank",
+                        "dataset",
                         blank=True,
                         editable=False,
                         primary_key=True,
@@ -153,9 +173,9 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("lexeme", models.TextField()),
+                ("rank", models.FloatField()),
                 ("is_paid", models.BooleanField()),
                 ("published_at", models.DateTimeField(null=True)),
-                ("rank", models.FloatField()),
                 (
                     "dataset",
                     models.ForeignKey(
@@ -170,11 +190,10 @@ class Migration(migrations.Migration):
             options={
                 "indexes": [
                     models.Index(
-                        fields=["lexeme", "-rank", "-dataset"], name="datasetterm_relevance"
-                    ),
-                    models.Index(
-                        fields=["lexeme", "-published_at", "-dataset"], name="datasetterm_newest"
-                    ),
+                        fields=["lexeme", "-published_at", "-dataset"],
+                        include=("is_paid",),
+                        name="datasetterm_newest",
+                    )
                 ],
             },
         ),

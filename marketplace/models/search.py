@@ -17,27 +17,34 @@ from django.db import models
 
 
 class DatasetTerm(models.Model):
-    pk = models.CompositePrimaryKey("dataset_id", "lexeme")
+    # The primary key is the relevance order's index too: (word, rank, dataset) read backwards is
+    # rank DESC, id DESC. Migration 0019 adds is_paid to it (INCLUDE), so that a page narrowed
+    # by pricing is an index-only scan. (dataset, word) is unique by the trigger, which deletes a
+    # dataset's rows (by this key) before it writes them again.
+    pk = models.CompositePrimaryKey("lexeme", "rank", "dataset")
+    lexeme = models.TextField()
+    # ts_rank(search_vector, '<lexeme>'): exactly the relevance a one-word search ranks by.
+    rank = models.FloatField()
     # No database foreign key: the trigger removes a dataset's rows in the statement that
     # unlists or deletes it (a deferred constraint would only re-check what it guarantees).
     dataset = models.ForeignKey(
         "marketplace.Dataset",
         on_delete=models.DO_NOTHING,
         db_constraint=False,
-        db_index=False,  # the primary key's index leads with it
+        db_index=False,
         related_name="+",
     )
-    lexeme = models.TextField()
-    # Denormalised from the dataset, for the pricing filter and the two sorts served here.
+    # Denormalised from the dataset, for the pricing filter and the date order.
     is_paid = models.BooleanField()
     published_at = models.DateTimeField(null=True)
-    # ts_rank(search_vector, '<lexeme>'): exactly the relevance a one-word search ranks by.
-    rank = models.FloatField()
 
     class Meta:
         indexes = [
-            models.Index(fields=["lexeme", "-rank", "-dataset"], name="datasetterm_relevance"),
-            models.Index(fields=["lexeme", "-published_at", "-dataset"], name="datasetterm_newest"),
+            models.Index(
+                fields=["lexeme", "-published_at", "-dataset"],
+                name="datasetterm_newest",
+                include=["is_paid"],
+            ),
         ]
 
     def __str__(self):
