@@ -9,8 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from marketplace.models import Dataset
-from tests.catalogue_helpers import api
+from tests.catalogue_helpers import api, clone_datasets
 from tests.licensing.conftest import publish
 
 pytestmark = pytest.mark.django_db
@@ -40,15 +39,8 @@ def shelf(provider):
         "size_bytes": "g * 1000",
         "published_at": "published_at - g * interval '1 hour'",
     }
-    columns = [f.column for f in Dataset._meta.concrete_fields if f.column != "id"]
-    values = [computed.get(column, f'"{column}"') for column in columns]
+    clone_datasets(template, 3000, computed)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO marketplace_dataset ({', '.join(columns)}) "  # noqa: S608 - constants
-            f"SELECT {', '.join(values)} FROM marketplace_dataset, generate_series(1, 3000) g "
-            "WHERE id = %s",
-            [template.pk],
-        )
         cursor.execute(
             "UPDATE marketplace_dataset SET search_vector = setweight("
             "to_tsvector('english', name), 'A') WHERE public_id LIKE 'dscopy%%'"

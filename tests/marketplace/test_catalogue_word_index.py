@@ -19,7 +19,7 @@ from marketplace.selectors import CatalogueQuery, catalogue_search
 from marketplace.services.review import dataset_remove, dataset_search_refresh
 from marketplace.services.staff import dataset_listing_update
 from marketplace.services.word_index import word_index_drift, word_index_rebuild
-from tests.catalogue_helpers import api
+from tests.catalogue_helpers import api, clone_datasets
 from tests.licensing.conftest import publish
 
 pytestmark = pytest.mark.django_db
@@ -58,15 +58,7 @@ def shelf(provider):
         "latest_version_id": "CASE WHEN mod(g, 13) <> 0 THEN latest_version_id END",
         "published_at": "published_at - mod(g, 17) * interval '1 day'",
     }
-    columns = [f.column for f in Dataset._meta.concrete_fields if f.column != "id"]
-    values = [computed.get(column, f'"{column}"') for column in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO marketplace_dataset ({', '.join(columns)}) "  # noqa: S608 - constants
-            f"SELECT {', '.join(values)} FROM marketplace_dataset, generate_series(1, 400) g "
-            "WHERE id = %s",
-            [template.pk],
-        )
+    clone_datasets(template, 400, computed)
     for pk in Dataset.objects.filter(public_id__startswith="dsword").values_list("pk", flat=True):
         dataset_search_refresh(dataset_pk=pk)
     return template
