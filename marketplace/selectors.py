@@ -259,12 +259,10 @@ def _search_word(query: CatalogueQuery) -> tuple[str | None, int]:
 
 def _word_search(
     query: CatalogueQuery, lexeme: str, total: int, sort: str, direction: str, offset: int
-) -> Page | None:
-    """The page of a one-word search from the word index, or None when the search is narrowed
-    by more than pricing (every other field compared with its default, so a filter added later
-    is never ignored here) or sorted otherwise."""
-    if sort not in _WORD_SORTS or _others(query) != _NOT_NARROWED:
-        return None
+) -> Page:
+    """The page of a one-word search from the word index: only for a search narrowed by
+    nothing but pricing (every other field compared with its default, so a filter added later
+    is never ignored here) and sorted by relevance or date."""
     paid = _PAID.get(query.pricing)
     items = []
     if offset < total:
@@ -288,9 +286,10 @@ def catalogue_search(query: CatalogueQuery) -> Page:
     """Filters combine with AND, repeated values with OR; an unknown value matches nothing;
     ranges include their ends.
     Ordering always ends with the primary key so pages never repeat or skip rows. A constant
-    number of queries per page whatever its size: the exact count and the page (with
-    organisation and version joined; a text search ranks and cuts the matching ids on the
-    dataset table alone, then joins the page's rows)."""
+    number of queries per page whatever its size: a text search's word (the word index answers
+    a one-word search); then the exact count and the page (with organisation and version
+    joined), or, by relevance, one statement that ranks and counts the matches on the dataset
+    table alone, cuts the page and joins its rows (+ the count for a page past the end)."""
     sort = query.sort or ("relevance" if query.q else "newest")
     if sort == "relevance" and not query.q:
         sort = "newest"
@@ -298,41 +297,56 @@ def catalogue_search(query: CatalogueQuery) -> Page:
     order = f"{_ORDER_COLUMNS[sort]} {direction}, d.id {direction}"
     offset = (query.page - 1) * query.limit
     tsquery = (_TSQUERY, query.q)
-    if query.q:
+    by_word = sort in _WORD_SORTS and _others(query) == _NOT_NARROWED
+    # The word is looked up when the word index may answer, or to read a hyphenated word as one
+    # (a plain word's lexeme is the websearch query itself: no round trip for it).
+    if query.q and (by_word or "-" in query.q):
         lexeme, word_total = _search_word(query)
+        if lexeme is not None and by_word:
+            return _word_search(query, lexeme, word_total, sort, direction, offset)
         if lexeme is not None:
-            word_page = _word_search(query, lexeme, word_total, sort, direction, offset)
-            if word_page is not None:
-                return word_page
             tsquery = ("marketplace_lexeme_tsquery(%s)", lexeme)
     where, params = _where(query, tsquery)
     select, _models = _page_columns()
     joins = _PAGE_JOINS
-    if sort == "relevance":
-        # Rank and cut on the dataset table alone, then join the page's rows (joining the
-        # versions and organisations of every match before the LIMIT would cost a full scan).
-        page_sql = (
-            f"SELECT {select} FROM (SELECT d.id, ts_rank(d.search_vector, {tsquery[0]}) AS rank "  # noqa: S608 - built from constants
-            f"FROM marketplace_dataset d WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) p "
-            f"JOIN marketplace_dataset d ON d.id = p.id {joins} "
-            f"ORDER BY p.rank {direction}, p.id {direction}"
-        )
-        page_params = [tsquery[1], *params, query.limit, offset]
-    else:
-        page_sql = (
-            f"SELECT {select} FROM marketplace_dataset d {joins} WHERE {where} "  # noqa: S608
-            f"ORDER BY {order} LIMIT %s OFFSET %s"
-        )
-        page_params = [*params, query.limit, offset]
+    count_sql = f"SELECT count(*) FROM marketplace_dataset d WHERE {where}"  # noqa: S608
     with (
         _text_search_memory() if query.q else nullcontext(),
         connection.cursor() as cursor,
     ):
-        cursor.execute(f"SELECT count(*) FROM marketplace_dataset d WHERE {where}", params)  # noqa: S608
+        if sort == "relevance":
+            # Rank every match once: the count comes with the ranking pass (a window over all
+            # matches, before the cut), not from a second visit of the same heap pages. Then
+            # join the page's rows only (joining the versions and organisations of every
+            # match before the LIMIT would cost a full scan).
+            cursor.execute(
+                f"SELECT {select}, p.total FROM (SELECT d.id, count(*) OVER () AS total, "  # noqa: S608 - built from constants
+                f"ts_rank(d.search_vector, {tsquery[0]}) AS rank FROM marketplace_dataset d "
+                f"WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) p "
+                f"JOIN marketplace_dataset d ON d.id = p.id {joins} "
+                f"ORDER BY p.rank {direction}, p.id {direction}",
+                [tsquery[1], *params, query.limit, offset],
+            )
+            rows = cursor.fetchall()
+            if rows or offset == 0:
+                total = rows[0][-1] if rows else 0
+                return Page(
+                    items=_datasets(row[:-1] for row in rows),
+                    total=total,
+                    page=query.page,
+                    limit=query.limit,
+                )
+            cursor.execute(count_sql, params)  # a page past the end: its real total
+            return Page(items=[], total=cursor.fetchone()[0], page=query.page, limit=query.limit)
+        cursor.execute(count_sql, params)
         total = cursor.fetchone()[0]
         items = []
         if offset < total:
-            cursor.execute(page_sql, page_params)
+            cursor.execute(
+                f"SELECT {select} FROM marketplace_dataset d {joins} WHERE {where} "  # noqa: S608
+                f"ORDER BY {order} LIMIT %s OFFSET %s",
+                [*params, query.limit, offset],
+            )
             items = _datasets(cursor.fetchall())
     return Page(items=items, total=total, page=query.page, limit=query.limit)
 
